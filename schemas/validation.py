@@ -1,0 +1,130 @@
+"""Compiled validators for every schema file, with violations located by JSON path.
+
+Validators are built once per schema and cached: the server validates every inbound event, the
+conformance suite every outbound one, so compiling per call would dominate both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from schemas.protocol import INDEX, SCHEMA_DIR, event_spec
+
+FORMAT_CHECKER = FormatChecker()
+
+
+def schema_files() -> list[str]:
+    """Every schema file, as a path relative to ``schemas/``, in a stable order."""
+    return sorted(
+        p.relative_to(SCHEMA_DIR).as_posix()
+        for p in SCHEMA_DIR.rglob("*.json")
+        if p.name != "index.json"
+    )
+
+
+@cache
+def load_schema(rel: str) -> dict[str, Any]:
+    with (SCHEMA_DIR / rel).open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+@cache
+def registry() -> Registry:
+    """All schemas under their ``$id``, so ``$ref`` resolves offline and never over a network."""
+    resources = [(load_schema(rel)["$id"], Resource.from_contents(load_schema(rel))) for rel in schema_files()]
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator_for(rel: str) -> Draft202012Validator:
+    """The compiled validator for a schema file, e.g. ``client-to-server/send_message.json``."""
+    return Draft202012Validator(load_schema(rel), registry=registry(), format_checker=FORMAT_CHECKER)
+
+
+def schema_for(event: str, kind: str = "payload") -> str:
+    """The schema file of an event's ``payload`` or ``ack``; the connect schemas by their key."""
+    if event == "connect":
+        return str(INDEX["connect"][kind])
+    spec = event_spec(event)
+    rel = spec.ack if kind == "ack" else spec.payload
+    if rel is None:
+        raise KeyError(f"event {event!r} has no {kind} schema")
+    return rel
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    path: str
+    message: str
+    keyword: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+_MAX_MESSAGE = 240
+
+
+def _short(text: str) -> str:
+    """Keep a 1 MB payload out of a one-line report."""
+    if len(text) <= _MAX_MESSAGE:
+        return text
+    half = _MAX_MESSAGE // 2
+    return f"{text[:half]}…({len(text) - 2 * half} characters)…{text[-half:]}"
+
+
+def _message(error: ValidationError) -> str:
+    branches = error.validator_value if error.validator in ("oneOf", "anyOf") else None
+    if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
+        allowed = ", ".join(repr(b["const"]) for b in branches)
+        return _short(f"{error.instance!r} is not one of {allowed}")
+    return _short(error.message)
+
+
+def _best_leaves(error: ValidationError) -> Iterator[ValidationError]:
+    """For a oneOf/anyOf failure, report the branch the instance was meant for, not every branch.
+
+    A branch that fails on a ``const`` (the ``ok: true`` / ``ok: false`` discriminator of an ack)
+    was not meant for this instance; of the rest, the one whose errors reach deepest wins.
+    """
+    if not error.context or error.validator not in ("oneOf", "anyOf"):
+        yield error
+        return
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    meant = {
+        i: errs
+        for i, errs in by_branch.items()
+        if not any(e.validator == "const" and len(e.relative_path) <= 1 for e in errs)
+    } or by_branch
+    depth = {i: max(len(e.absolute_path) for e in errs) for i, errs in meant.items()}
+    best = max(meant, key=lambda i: (depth[i], -len(meant[i])))
+    if len(meant) > 1 and depth[best] <= len(error.absolute_path):
+        yield error  # no branch got further than the others: the oneOf itself is the finding
+        return
+    for sub in meant[best]:
+        yield from _best_leaves(sub)
+
+
+def iter_violations(rel: str, instance: Any) -> Iterator[Violation]:
+    errors = sorted(
+        validator_for(rel).iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    for err in errors:
+        for leaf in _best_leaves(err):
+            yield Violation(leaf.json_path, _message(leaf), str(leaf.validator))
+
+
+def validate(rel: str, instance: Any) -> list[Violation]:
+    """All violations of ``instance`` against the schema file ``rel`` (empty when valid)."""
+    return list(iter_violations(rel, instance))

@@ -1,0 +1,1 @@
+"""The task-chat toolkit: one distribution, one command (``taskchat``)."""

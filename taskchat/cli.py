@@ -1,0 +1,54 @@
+"""The ``taskchat`` command: one entry point whose subcommands live with the part they drive.
+
+Each part registers its own subcommands (``register(subparsers)``); the modules named here must
+stay light to import (no trio, gevent or locust at import time), because importing locust
+monkey-patches the process and the server runs on trio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand module -> the commands it registers (in the order the help lists them)
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("taskchat.schemas_cmd", ("schemas",)),
+    ("reference_server.cli", ("serve", "token", "demo")),
+    ("conformance.cli", ("check",)),
+    ("loadtests.cli", ("load",)),
+    ("taskchat.gate.cli", ("gate",)),
+    ("taskchat.ci", ("ci",)),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskchat",
+        description="Reference toolkit for the task-chat protocol on Socket.IO.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name, _commands in PARTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # that part is not built in this checkout
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
