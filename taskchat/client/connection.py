@@ -1,0 +1,524 @@
+"""One Socket.IO v5 client connection over a raw WebSocket, for the conformance suite and Locust.
+
+Why not python-socketio's client: it shares its codec with the reference server (see ``wire``),
+and inside Locust it cost 2-3x more CPU per message and ~2x more memory per user, and it drops a
+connection itself when the process falls a few seconds behind. This class speaks Engine.IO over
+WebSocket directly (no polling, no upgrade), with websocket-client and one reader thread per
+connection; under gevent monkey-patching that thread is a greenlet, so the same code serves
+pytest's plain threads and Locust's thousands of users.
+
+Memory per connection is kept small for load runs: ``__slots__``, no per-connection buffers, and
+``keep_received=False`` turns off the event log (events then reach ``on_event`` and the waiters
+of ``wait_for`` that are waiting when they arrive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
+
+import websocket
+
+from taskchat.client import wire
+
+OnEvent = Callable[[str, list[Any], float], None]
+AckCallback = Callable[[list[Any]], None]
+
+
+class ClientError(Exception):
+    """Base of everything this client raises."""
+
+
+class ConnectFailed(ClientError):
+    """The connection could not be made: network error, timeout, or a broken handshake."""
+
+
+class ConnectRefused(ClientError):
+    """The server answered the Socket.IO CONNECT with CONNECT_ERROR; ``payload`` is its JSON."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(f"connect refused: {payload}")
+        self.payload = payload
+
+    @property
+    def code(self) -> str | None:
+        data = self.payload.get("data")
+        code = data.get("code") if isinstance(data, dict) else None
+        return code if isinstance(code, str) else None
+
+
+class AckTimeout(ClientError, TimeoutError):
+    """No ACK arrived for a ``call`` within its timeout."""
+
+
+class EventTimeout(ClientError, TimeoutError):
+    """No matching event arrived within ``wait_for``'s timeout."""
+
+
+class ConnectionClosed(EventTimeout, AckTimeout):
+    """The connection closed while a ``call`` or ``wait_for`` was still waiting.
+
+    A subclass of both timeouts, so code that only expects "it did not come" still works.
+    """
+
+
+class Received(NamedTuple):
+    event: str
+    args: list[Any]
+    t: float  # time.monotonic() at arrival
+
+
+class Frame(NamedTuple):
+    direction: str  # "sent" or "received"
+    t: float  # time.monotonic()
+    data: str | bytes
+
+
+def websocket_url(url: str, path: str = "/socket.io/") -> str:
+    """``http://host:port`` -> ``ws://host:port/socket.io/?EIO=4&transport=websocket``."""
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ConnectFailed(f"not an http(s) or ws(s) URL: {url!r}")
+    if not path.endswith("/"):
+        path += "/"
+    return urlunsplit((scheme, parts.netloc, path, "EIO=4&transport=websocket", ""))
+
+
+class _PendingCall:
+    __slots__ = ("args", "done")
+
+    def __init__(self) -> None:
+        self.args: list[Any] | None = None
+        self.done = False
+
+
+class Connection:
+    """A Socket.IO client on one namespace. Not reusable: make a new one to reconnect.
+
+    Close reasons (``close_reason``): ``"client"`` (``close()``), ``"server disconnect"``
+    (Socket.IO DISCONNECT), ``"engine close"`` (Engine.IO CLOSE), ``"transport closed"``
+    (the WebSocket ended), ``"ping timeout"`` (no ping within pingInterval + pingTimeout),
+    ``"transport error: ..."``.
+    """
+
+    __slots__ = (
+        "_ack_counter",
+        "_cond",
+        "_pending",
+        "_reader",
+        "_taken",
+        "_waiters",
+        "_ws",
+        "ack_counts",
+        "auth",
+        "close_reason",
+        "closed",
+        "handshake",
+        "keep_received",
+        "namespace",
+        "on_event",
+        "path",
+        "received",
+        "record",
+        "sid",
+        "timeout",
+        "transcript",
+        "unexpected_acks",
+        "url",
+        "wire_errors",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        auth: dict[str, Any] | None = None,
+        *,
+        namespace: str = "/",
+        timeout: float = 5.0,
+        record: bool = False,
+        on_event: OnEvent | None = None,
+        path: str = "/socket.io/",
+        keep_received: bool = True,
+    ) -> None:
+        self.url = url
+        self.auth = auth
+        self.namespace = namespace
+        self.timeout = timeout
+        self.record = record
+        self.on_event = on_event
+        self.path = path
+        self.keep_received = keep_received
+        self.sid: str | None = None
+        self.handshake: dict[str, Any] = {}
+        self.received: list[Received] = []
+        self.transcript: list[Frame] = []
+        # ACK packets per ack id (only with keep_received, so a load user stays small);
+        # unexpected_acks counts ACKs for no pending id (a duplicate ack lands here too).
+        self.ack_counts: dict[int, int] = {}
+        self.unexpected_acks = 0
+        self.wire_errors: list[str] = []
+        self.closed = threading.Event()
+        self.close_reason: str | None = None
+        self._ws: websocket.WebSocket | None = None
+        self._reader: threading.Thread | None = None
+        self._cond = threading.Condition(threading.Lock())
+        self._pending: dict[int, _PendingCall | AckCallback] = {}
+        self._ack_counter = 0
+        self._taken: set[int] = set()
+        self._waiters: list[list[Any]] = []
+
+    # -- connecting -------------------------------------------------------------------------
+
+    def connect(self) -> str:
+        """Engine.IO handshake, then the Socket.IO CONNECT; returns the Socket.IO sid."""
+        ws = websocket.WebSocket(
+            skip_utf8_validation=True, enable_multithread=True, fire_cont_frame=False
+        )
+        try:
+            ws.connect(websocket_url(self.url, self.path), timeout=self.timeout)
+        except ConnectFailed:
+            raise
+        except (OSError, websocket.WebSocketException) as exc:
+            ws.shutdown()
+            raise ConnectFailed(f"cannot open {self.url}: {exc}") from exc
+        self._ws = ws
+        deadline = time.monotonic() + self.timeout
+        try:
+            opened = self._read_packet(deadline)
+            if opened.eio_type != wire.EIO_OPEN:
+                raise ConnectFailed(f"expected Engine.IO OPEN, got {opened}")
+            self.handshake = opened.data
+            self._send(wire.encode_connect(self.auth, self.namespace))
+            while True:
+                packet = self._read_packet(deadline)
+                if packet.eio_type == wire.EIO_PING:
+                    self._send(wire.PONG_FRAME + (packet.data or ""))
+                    continue
+                if packet.eio_type == wire.EIO_CLOSE:
+                    raise ConnectFailed("the server closed the Engine.IO session")
+                if packet.eio_type != wire.EIO_MESSAGE or packet.namespace != self.namespace:
+                    continue
+                if packet.sio_type == wire.SIO_CONNECT_ERROR:
+                    raise ConnectRefused(packet.data)
+                if packet.sio_type == wire.SIO_CONNECT:
+                    sid = (packet.data or {}).get("sid")
+                    if not isinstance(sid, str):
+                        raise ConnectFailed(f"CONNECT without a sid: {packet.data!r}")
+                    self.sid = sid
+                    break
+        except (ConnectRefused, ConnectFailed):
+            self._abort("connect failed")
+            raise
+        except wire.WireError as exc:
+            self._abort("connect failed")
+            raise ConnectFailed(f"malformed frame during connect: {exc}") from exc
+        except (OSError, websocket.WebSocketException) as exc:
+            self._abort("connect failed")
+            raise ConnectFailed(f"connect to {self.url} failed: {exc}") from exc
+        ping_ms = self.handshake.get("pingInterval", 25000) + self.handshake.get(
+            "pingTimeout", 20000
+        )
+        ws.settimeout(ping_ms / 1000.0)
+        self._reader = threading.Thread(target=self._read_loop, name=f"sio-{self.sid}", daemon=True)
+        self._reader.start()
+        return self.sid
+
+    def _read_packet(self, deadline: float) -> wire.Packet:
+        """One packet while connecting (the reader thread is not running yet)."""
+        assert self._ws is not None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ConnectFailed(f"timed out after {self.timeout}s while connecting")
+        self._ws.settimeout(remaining)
+        try:
+            frame = self._ws.recv()
+        except websocket.WebSocketTimeoutException as exc:
+            raise ConnectFailed(f"timed out after {self.timeout}s while connecting") from exc
+        except websocket.WebSocketConnectionClosedException as exc:
+            raise ConnectFailed("the server closed the connection while connecting") from exc
+        if self.record:
+            self.transcript.append(Frame("received", time.monotonic(), frame))
+        if isinstance(frame, bytes):
+            raise ConnectFailed("binary frame while connecting")
+        return wire.decode(frame)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(self, frame: str | bytes) -> None:
+        ws = self._ws
+        if ws is None:
+            raise ConnectionClosed("not connected")
+        if self.record:
+            self.transcript.append(Frame("sent", time.monotonic(), frame))
+        try:
+            if isinstance(frame, bytes):
+                ws.send_bytes(frame)
+            else:
+                ws.send_text(frame)
+        except (OSError, websocket.WebSocketException) as exc:
+            self._abort(f"transport error: {exc}")
+            raise ConnectionClosed(f"send failed: {exc}") from exc
+
+    def _send_event(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> None:
+        if wire.has_binary(args):
+            for part in wire.encode_binary_event(event, args, ack_id, self.namespace):
+                self._send(part)
+        else:
+            self._send(wire.encode_event(event, args, ack_id, self.namespace))
+
+    def send_raw(self, frame: str | bytes) -> None:
+        """Send one raw Engine.IO frame as is (for malformed-packet checks)."""
+        self._send(frame)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send an event without an ack id (bytes anywhere in args make it a BINARY_EVENT)."""
+        self._send_event(event, args, None)
+
+    def _next_ack_id(self) -> int:
+        with self._cond:
+            ack_id = self._ack_counter
+            self._ack_counter += 1
+            return ack_id
+
+    def emit_with_ack(self, event: str, *args: Any, callback: AckCallback) -> int:
+        """Send with an ack id; ``callback(args)`` runs on the reader thread when the ack comes.
+
+        Returns the ack id. Nothing happens if the ack never comes: the caller keeps its own
+        deadline (the Locust user does, to count lost acks).
+        """
+        ack_id = self._next_ack_id()
+        with self._cond:
+            self._pending[ack_id] = callback
+        try:
+            self._send_event(event, args, ack_id)
+        except ClientError:
+            with self._cond:
+                self._pending.pop(ack_id, None)
+            raise
+        return ack_id
+
+    def call(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        """Send with an ack id and block until the ack; returns the ack's arguments."""
+        limit = self.timeout if timeout is None else timeout
+        pending = _PendingCall()
+        ack_id = self._next_ack_id()
+        with self._cond:
+            self._pending[ack_id] = pending
+        try:
+            self._send_event(event, args, ack_id)
+        except ClientError:
+            with self._cond:
+                self._pending.pop(ack_id, None)
+            raise
+        deadline = time.monotonic() + limit
+        with self._cond:
+            while not pending.done:
+                if self.closed.is_set():
+                    self._pending.pop(ack_id, None)
+                    raise ConnectionClosed(
+                        f"{event}: connection closed ({self.close_reason}) before the ack"
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._pending.pop(ack_id, None)
+                    raise AckTimeout(f"{event}: no ack within {limit}s")
+                self._cond.wait(remaining)
+        assert pending.args is not None
+        return pending.args
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def wait_for(
+        self,
+        event: str,
+        predicate: Callable[[list[Any]], bool] | None = None,
+        timeout: float | None = None,
+    ) -> list[Any]:
+        """The first event of that name (matching ``predicate(args)``) no earlier wait_for
+        returned; waits for it if it has not come yet. Returns its args.
+        """
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        with self._cond:
+            if self.keep_received:
+                for index, item in enumerate(self.received):
+                    if (
+                        index not in self._taken
+                        and item.event == event
+                        and (predicate is None or predicate(item.args))
+                    ):
+                        self._taken.add(index)
+                        return item.args
+            # a waiter is [event, predicate, result]; the reader fills result and removes it
+            waiter: list[Any] = [event, predicate, None]
+            self._waiters.append(waiter)
+            try:
+                while waiter[2] is None:
+                    if self.closed.is_set():
+                        raise ConnectionClosed(
+                            f"{event}: connection closed ({self.close_reason}) while waiting"
+                        )
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise EventTimeout(f"no {event!r} event within {limit}s")
+                    self._cond.wait(remaining)
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            result: list[Any] = waiter[2]
+            return result
+
+    def _read_loop(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        reason = "transport closed"
+        pending_binary: wire.Packet | None = None
+        buffers: list[bytes] = []
+        try:
+            while True:
+                try:
+                    frame = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    reason = "ping timeout"
+                    break
+                now = time.monotonic()
+                if self.record:
+                    self.transcript.append(Frame("received", now, frame))
+                if isinstance(frame, bytes):
+                    if pending_binary is None:
+                        self.wire_errors.append("binary frame without a binary packet header")
+                        continue
+                    buffers.append(frame)
+                    if len(buffers) == pending_binary.attachments:
+                        packet = pending_binary
+                        data = wire.reconstruct(packet.data, buffers)
+                        pending_binary, buffers = None, []
+                        self._dispatch_message(packet, data, now)
+                    continue
+                if not frame:
+                    reason = "transport closed"
+                    break
+                try:
+                    packet = wire.decode(frame)
+                except wire.WireError as exc:
+                    self.wire_errors.append(str(exc))
+                    continue
+                kind = packet.eio_type
+                if kind == wire.EIO_MESSAGE:
+                    if packet.attachments:
+                        pending_binary, buffers = packet, []
+                        continue
+                    if packet.sio_type == wire.SIO_DISCONNECT:
+                        if packet.namespace == self.namespace:
+                            reason = "server disconnect"
+                            break
+                        continue
+                    self._dispatch_message(packet, packet.data, now)
+                elif kind == wire.EIO_PING:
+                    self._send(wire.PONG_FRAME + (packet.data or ""))
+                elif kind == wire.EIO_CLOSE:
+                    reason = "engine close"
+                    break
+        except (OSError, websocket.WebSocketException) as exc:
+            if not isinstance(exc, websocket.WebSocketConnectionClosedException):
+                reason = f"transport error: {exc}"
+        except ClientError:
+            pass  # _send already recorded why
+        except wire.WireError as exc:
+            self.wire_errors.append(str(exc))
+            reason = f"transport error: {exc}"
+        self._abort(reason)
+
+    def _dispatch_message(self, packet: wire.Packet, data: Any, now: float) -> None:
+        if packet.namespace != self.namespace:
+            return
+        sio_type = packet.sio_type
+        if sio_type in (wire.SIO_EVENT, wire.SIO_BINARY_EVENT):
+            event: str = data[0]
+            args: list[Any] = data[1:]
+            with self._cond:
+                if self.keep_received:
+                    self.received.append(Received(event, args, now))
+                if self._waiters:
+                    for waiter in self._waiters:
+                        if waiter[0] == event and (waiter[1] is None or waiter[1](args)):
+                            waiter[2] = args
+                            self._waiters.remove(waiter)
+                            if self.keep_received:
+                                self._taken.add(len(self.received) - 1)
+                            self._cond.notify_all()
+                            break
+            if self.on_event is not None:
+                self.on_event(event, args, now)
+            if packet.ack_id is not None:
+                # the protocol has no server->client acks; answer anyway, as socket.io does
+                self._send(wire.encode_ack([], packet.ack_id, self.namespace))
+        elif sio_type in (wire.SIO_ACK, wire.SIO_BINARY_ACK):
+            ack_id = packet.ack_id
+            assert ack_id is not None
+            with self._cond:
+                if self.keep_received:
+                    self.ack_counts[ack_id] = self.ack_counts.get(ack_id, 0) + 1
+                target = self._pending.pop(ack_id, None)
+                if target is None:
+                    self.unexpected_acks += 1
+                    return
+                if isinstance(target, _PendingCall):
+                    target.args = data
+                    target.done = True
+                    self._cond.notify_all()
+                    return
+            target(data)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _abort(self, reason: str) -> None:
+        """Mark closed (first reason wins), drop the socket, wake every waiter."""
+        with self._cond:
+            if self.close_reason is None:
+                self.close_reason = reason
+            self.closed.set()
+            self._cond.notify_all()
+        ws = self._ws
+        if ws is not None:
+            try:
+                if ws.sock is not None:
+                    ws.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            if threading.current_thread() is self._reader or self._reader is None:
+                ws.shutdown()
+
+    def close(self) -> None:
+        """Say goodbye (Socket.IO DISCONNECT) and drop the connection; idempotent."""
+        if self.closed.is_set():
+            return
+        if self._ws is not None and self.sid is not None:
+            with contextlib.suppress(ClientError):
+                self._send(wire.encode_disconnect(self.namespace))
+        self._abort("client")
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(self.timeout)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Whether the connection closed (for any reason) within ``timeout`` seconds."""
+        return self.closed.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self.sid is not None and not self.closed.is_set()
+
+    def __enter__(self) -> Connection:
+        if self.sid is None:
+            self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,74 @@
+"""A tiny python-socketio server in a thread, for testing the client path (test code only).
+
+python-socketio is the other side on purpose: the client's codec is its own, so a round trip
+through a different implementation is what shows the codec is right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import socketio
+import uvicorn
+
+Setup = Callable[[socketio.AsyncServer], None]
+
+
+@contextmanager
+def running_server(
+    setup: Setup, *, ping_interval: float = 25, ping_timeout: float = 20
+) -> Iterator[str]:
+    """Run an AsyncServer configured by ``setup`` on 127.0.0.1:<ephemeral>; yields its URL."""
+    sio = socketio.AsyncServer(
+        async_mode="asgi", ping_interval=ping_interval, ping_timeout=ping_timeout
+    )
+    setup(sio)
+    app = socketio.ASGIApp(sio)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, ws="wsproto", log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+def echo_server(sio: socketio.AsyncServer) -> None:
+    """Accepts token "good", refuses the rest; echoes; emits on request; disconnects on "bye"."""
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if not isinstance(auth, dict) or auth.get("token") != "good":
+            raise socketio.exceptions.ConnectionRefusedError("bad token", {"code": "AUTH_INVALID"})
+
+    @sio.on("echo")
+    async def echo(sid: str, *args: Any) -> Any:
+        return args
+
+    @sio.on("shout")
+    async def shout(sid: str, name: str, payload: Any) -> None:
+        await sio.emit(name, payload, to=sid)
+
+    @sio.on("bye")
+    async def bye(sid: str) -> None:
+        await sio.disconnect(sid)
