@@ -1,0 +1,225 @@
+"""The running reference server: transport, chat rules and store wired together.
+
+Data flows one way: the transport hands each event to ``ChatApp``, the rules turn it into
+effects, the writes go to the store, and the emits and the ack wait in an ordered outbox until
+their writes are committed (CONTRACT §8: nothing goes out before it is durable). The outbox is
+one FIFO for the whole server, so the order the rules decided is the order sockets see, and a
+request without writes (typing, join) queued behind a pending send waits its turn rather than
+overtaking it. Each ``on_event`` returns only when its effects went out, which keeps one
+request in flight per socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from reference_server.auth import AuthFailure, Verifier
+from reference_server.chat import WRITE_TYPES, ChatRules, Effect, Emit, Reply
+from reference_server.config import ServerConfig
+from reference_server.socketio_server import Ack, SocketIOServer, SocketRef, TransportSettings
+from reference_server.store import Store
+from schemas import ErrorCode
+
+log = logging.getLogger("taskchat.server")
+
+
+@dataclass(slots=True)
+class _Entry:
+    ticket: int
+    effects: list[Effect]
+    ack: Ack | None
+    done: bool = False
+    released: trio.Event | None = field(default=None)
+
+
+class ChatApp:
+    """The transport's ``Handler``: authenticates sockets and runs the rules' effects."""
+
+    def __init__(self, config: ServerConfig, store: Store, rules: ChatRules, verifier: Verifier):
+        self.config = config
+        self.store = store
+        self.rules = rules
+        self.verifier = verifier
+        self.server: SocketIOServer | None = None
+        self._outbox: deque[_Entry] = deque()
+        self._typing_wake = trio.Event()
+        self._typing_deadline: float | None = None
+        self.clock: Callable[[], float] = time.time
+
+    # ------------------------------------------------------------------ Handler
+
+    async def on_connect(self, sock: SocketRef, auth: object) -> dict[str, object] | None:
+        try:
+            identity = self.verifier.verify_auth(auth)
+        except AuthFailure as refusal:
+            log.info(
+                "event=connect_refused sid=%s transport=%s remote=%s code=%s",
+                sock.sid, sock.transport, sock.remote, refusal.code,
+            )
+            return refusal.payload()
+        self.rules.connect(sock.sid, identity)
+        log.info(
+            "event=connect sid=%s user=%s transport=%s remote=%s",
+            sock.sid, identity.user_id, sock.transport, sock.remote,
+        )
+        return None
+
+    async def on_event(
+        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
+    ) -> None:
+        try:
+            effects = self.rules.handle_event(sock.sid, event, args, self.clock())
+        except Exception:
+            log.exception("event=internal_error sid=%s name=%s", sock.sid, event[:64])
+            effects = self.rules.internal_error(sock.sid, event, args)
+        await self.execute(effects, ack)
+        self._check_typing()
+
+    async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
+        identity = self.rules.identity(sock.sid)
+        effects = self.rules.disconnect(sock.sid, self.clock())
+        log.info(
+            "event=disconnect sid=%s user=%s reason=%s",
+            sock.sid, identity.user_id if identity else "-", reason.replace(" ", "_"),
+        )
+        await self.execute(effects)
+
+    # ------------------------------------------------------------------ effects
+
+    async def execute(self, effects: list[Effect], ack: Ack | None = None) -> None:
+        """Submit the writes, then wait until the effects went out (after their commit)."""
+        entry = self.enqueue(effects, ack)
+        if not entry.done:
+            entry.released = trio.Event()
+            await entry.released.wait()
+
+    def enqueue(self, effects: list[Effect], ack: Ack | None = None) -> _Entry:
+        writes = [e for e in effects if isinstance(e, WRITE_TYPES)]
+        ticket = self.store.submit(writes) if writes else 0
+        entry = _Entry(ticket, effects, ack)
+        self._outbox.append(entry)
+        self.drain()
+        return entry
+
+    def drain(self) -> None:
+        """Release, in order, every outbox entry whose writes are committed."""
+        committed = self.store.committed
+        while self._outbox and self._outbox[0].ticket <= committed:
+            entry = self._outbox.popleft()
+            try:
+                self._perform(entry)
+            except Exception:
+                log.exception("event=perform_failed")
+            entry.done = True
+            if entry.released is not None:
+                entry.released.set()
+
+    def _perform(self, entry: _Entry) -> None:
+        server = self.server
+        assert server is not None
+        if entry.ticket in self.store.failed:  # the commit failed: nothing happened
+            if entry.ack is not None:
+                message = "the server could not store this request"
+                entry.ack({"ok": False, "error": {"code": ErrorCode.INTERNAL, "message": message}})
+            return
+        for e in entry.effects:
+            if isinstance(e, Emit):
+                server.emit(e.to, e.event, e.payload)
+            elif isinstance(e, Reply) and entry.ack is not None and not entry.ack.answered:
+                entry.ack(e.payload)
+
+    # ------------------------------------------------------------------ typing expiry
+
+    def _check_typing(self) -> None:
+        deadline = self.rules.next_deadline()
+        if deadline is not None and (
+            self._typing_deadline is None or deadline < self._typing_deadline
+        ):
+            self._typing_wake.set()
+
+    async def typing_loop(self) -> None:
+        """Sleep until the next typing deadline, then let the rules announce what expired."""
+        while True:
+            self._typing_deadline = self.rules.next_deadline()
+            if self._typing_deadline is None:
+                await self._typing_wake.wait()
+            else:
+                with trio.move_on_after(max(0.0, self._typing_deadline - self.clock())):
+                    await self._typing_wake.wait()
+            self._typing_wake = trio.Event()
+            effects = self.rules.tick(self.clock())
+            if effects:
+                self.enqueue(effects)
+
+
+def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
+    """The app and its transport, not yet serving (tests use it to reach the parts)."""
+    from reference_server.http_api import HttpApi
+
+    store = Store(config.db, synchronous=config.db_sync)
+    rules = ChatRules(
+        store,
+        tasks=store.load_tasks(),
+        typing_timeout=config.typing_timeout,
+        rate_limit=config.rate_limit,
+        rate_window=config.rate_window,
+    )
+    verifier = Verifier(secret=config.jwt_secret, public_key=config.jwt_public_key)
+    app = ChatApp(config, store, rules, verifier)
+    settings = TransportSettings(
+        host=config.host,
+        port=config.port,
+        ping_interval=config.ping_interval,
+        ping_timeout=config.ping_timeout,
+        max_payload=config.max_payload,
+    )
+    server = SocketIOServer(settings, app, HttpApi(app))
+    app.server = server
+    return app, server
+
+
+async def run_server(
+    config: ServerConfig, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve until cancelled; ``task_status.started(bound_port)`` once listening.
+
+    On cancellation the transport closes its sessions, a commit in flight finishes (worker
+    threads are not abandoned) and whatever is still queued is committed before the store
+    closes: nothing submitted is lost.
+    """
+    if config.protocol_test_mode:
+        from reference_server.testmode import serve_test_mode
+
+        await serve_test_mode(config.host, config.port, task_status=task_status)
+        return
+    app, server = build(config)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(app.store.run_committer, app.drain)
+            nursery.start_soon(app.typing_loop)
+            port: int = await nursery.start(server.serve)
+            log.info("event=listening host=%s port=%d db=%s", config.host, port, config.db)
+            task_status.started(port)
+    finally:
+        app.store.close()
+
+
+async def serve_until_signal(config: ServerConfig, on_ready: Callable[[int], Any]) -> None:
+    """``run_server`` until SIGINT or SIGTERM, then shut down (well within 2 s)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(run_server, config)
+            on_ready(port)
+            async for signum in signals:
+                log.info("event=shutdown signal=%s", signal.Signals(signum).name)
+                break
+            # the transport closes every session; a commit in flight still finishes
+            nursery.cancel_scope.cancel()
