@@ -146,7 +146,7 @@ def run_list(args: argparse.Namespace) -> int:
 # lint
 
 
-def _refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
     """(JSON pointer of the ``$ref``, its value) for every ``$ref`` in a schema."""
     if isinstance(node, dict):
         for key, value in node.items():
@@ -154,10 +154,10 @@ def _refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
             if key == "$ref" and isinstance(value, str):
                 yield here, value
             else:
-                yield from _refs(value, here)
+                yield from iter_refs(value, here)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _refs(value, f"{pointer}/{i}")
+            yield from iter_refs(value, f"{pointer}/{i}")
 
 
 def lint(index: dict[str, Any], files: dict[str, Any], base: str) -> list[str]:
@@ -185,7 +185,7 @@ def lint(index: dict[str, Any], files: dict[str, Any], base: str) -> list[str]:
     registry: Registry = Registry().with_resources(resources)
     for rel, schema in sorted(files.items()):
         resolver = registry.resolver(base_uri=base + rel)
-        for pointer, ref in _refs(schema):
+        for pointer, ref in iter_refs(schema):
             try:
                 resolver.lookup(ref)
             except Unresolvable as exc:
