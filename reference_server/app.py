@@ -17,16 +17,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from reference_server.auth import AuthFailure, Verifier
 from reference_server.chat import WRITE_TYPES, ChatRules, Effect, Emit, Reply
 from reference_server.config import ServerConfig
-from reference_server.socketio_server import Ack, SocketIOServer, SocketRef, TransportSettings
 from reference_server.store import Store
 from schemas import ErrorCode
+
+if TYPE_CHECKING:
+    from reference_server.socketio_server import Ack, SocketIOServer, SocketRef
 
 log = logging.getLogger("taskchat.server")
 
@@ -163,6 +165,7 @@ class ChatApp:
 def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
     """The app and its transport, not yet serving (tests use it to reach the parts)."""
     from reference_server.http_api import HttpApi
+    from reference_server.socketio_server import SocketIOServer, TransportSettings
 
     store = Store(config.db, synchronous=config.db_sync)
     rules = ChatRules(

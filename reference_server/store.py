@@ -192,6 +192,8 @@ class Store:
             wake.set()
 
         self._wakeup = wakeup
+        if self._pending:  # submitted before the committer started
+            wake.set()
         try:
             while True:
                 await wake.wait()
