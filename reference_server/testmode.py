@@ -1,0 +1,119 @@
+"""The protocol test mode: what the official Socket.IO protocol test suites expect of a server.
+
+- ``/engine.io/``: a raw Engine.IO echo server (every message sent back, binary too), for
+  https://github.com/socketio/engine.io-protocol (``test-suite/``).
+- ``/socket.io/``: on connect, emits ``auth`` with the handshake's auth; ``message`` is answered
+  by ``message-back`` with the same arguments; ``message-with-ack`` is acked with its arguments;
+  the ``/custom`` namespace is accepted too (it only emits ``auth``), for
+  https://github.com/socketio/socket.io-protocol (``test-suite/``).
+- pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1 s, CORS ``*``
+  (the suites' reference configuration).
+
+Run it alone with ``python -m reference_server.testmode [--host H] [--port 3000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+
+import trio
+
+from .engineio import message_packet
+from .socketio_server import Ack, SocketIOServer, SocketRef, TransportSettings
+from .transport import EngineConnection
+
+TEST_SETTINGS = {
+    "ping_interval": 0.3,
+    "ping_timeout": 0.2,
+    "max_payload": 1_000_000,
+    "connect_timeout": 1.0,
+    "namespaces": ("/", "/custom"),
+}
+
+
+class _EngineEcho:
+    """The raw Engine.IO echo app at /engine.io/."""
+
+    __slots__ = ("conn",)
+
+    backlogged = False
+
+    def __init__(self, conn: EngineConnection) -> None:
+        self.conn = conn
+
+    def receive(self, data: str | bytes) -> None:
+        self.conn.send(message_packet(data))
+
+    def closed(self, reason: str) -> None:
+        pass
+
+    def next_deadline(self) -> float:
+        return math.inf
+
+    def handle_timers(self, now: float) -> None:
+        pass
+
+    async def wait_capacity(self) -> None:  # pragma: no cover - never backlogged
+        pass
+
+
+class _TestHandler:
+    def __init__(self) -> None:
+        self.server: SocketIOServer | None = None
+
+    async def on_connect(self, sock: SocketRef, auth: object) -> dict | None:
+        assert self.server is not None
+        self.server.emit([sock.sid], "auth", auth)  # goes out right after the CONNECT reply
+        return None
+
+    async def on_event(
+        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
+    ) -> None:
+        assert self.server is not None
+        if sock.namespace != "/":
+            return
+        if event == "message":
+            self.server.emit([sock.sid], "message-back", *args)
+        elif event == "message-with-ack" and ack is not None:
+            ack(*args)
+
+    async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
+        pass
+
+
+def make_test_server(host: str, port: int) -> SocketIOServer:
+    handler = _TestHandler()
+    server = SocketIOServer(
+        TransportSettings(host=host, port=port, **TEST_SETTINGS),  # type: ignore[arg-type]
+        handler,
+        extra_apps={"/engine.io/": _EngineEcho},
+        cors_origin="*",
+    )
+    handler.server = server
+    return server
+
+
+async def serve_test_mode(
+    host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve the protocol test mode until cancelled; ``task_status.started(bound_port)``."""
+    await make_test_server(host, port).serve(task_status=task_status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        trio.run(serve_test_mode, args.host, args.port)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
