@@ -120,6 +120,31 @@ def text(points: int, pad: str = "") -> str:
     return f"{pad}{body}{pad}"
 
 
+# One good payload per server→client event and per ok:true ack, by event name.
+S2C_EXAMPLES: dict[str, dict[str, Any]] = {
+    "new_message": {"taskId": "task-id", "message": MESSAGE},
+    "message_edited": {"taskId": "task-id", "message": EDITED},
+    "message_deleted": {"taskId": "task-id", "messageId": "m-1"},
+    "user_joined": USER_EVENT,
+    "user_left": USER_EVENT,
+    "user_typing": USER_TYPING,
+    "user_stopped_typing": {"taskId": "task-id", "userId": "u-1"},
+    "task_notification": NOTIFICATION,
+    "task_updated": TASK_UPDATED,
+    "member_changed": MEMBER_CHANGED,
+    "error": ERROR_EVENT,
+}
+ACK_EXAMPLES: dict[str, dict[str, Any]] = {
+    "join_task": {"ok": True, "taskId": "task-id", "onlineUsers": [ONLINE]},
+    "leave_task": {"ok": True, "taskId": "task-id"},
+    "send_message": {"ok": True, "message": MESSAGE},
+    "edit_message": {"ok": True, "message": EDITED},
+    "delete_message": {"ok": True, "messageId": "m-1"},
+    "typing_start": {"ok": True},
+    "typing_stop": {"ok": True},
+}
+OPEN_LABEL = "D1: unknown members are accepted (open)"
+
 # (schema file, label, payload)
 VALID: list[tuple[str, str, Any]] = [
     # client → server: the seed's payloads exactly as websocketService sends them
@@ -152,8 +177,8 @@ VALID: list[tuple[str, str, Any]] = [
     (S2C + "new_message.json", "message as the seed renders it", {"taskId": "task-id",
                                                                   "message": MESSAGE}),
     (S2C + "new_message.json", "full message", {"taskId": "task-id", "message": FULL_MESSAGE}),
-    (S2C + "new_message.json", "D1: unknown members are accepted (open)",
-     {"taskId": "task-id", "message": {**MESSAGE, "reactions": []}, "serverTime": TS}),
+    (S2C + "new_message.json", "D1: unknown message members are accepted (open)",
+     {"taskId": "task-id", "message": {**MESSAGE, "reactions": []}}),
     (S2C + "new_message.json", "stored text of 5,000 code points",
      {"taskId": "task-id", "message": {**MESSAGE, "message": text(5000)}}),
     (S2C + "message_edited.json", "edited message", {"taskId": "task-id", "message": EDITED}),
@@ -190,6 +215,11 @@ VALID: list[tuple[str, str, Any]] = [
     *[(spec.ack, "ok:false", ERROR_ACK) for spec in events().values() if spec.ack],
     *[(ACK + "error.json", f"code {c}", put(ERROR_ACK, "$.error.code", c))
       for c in EVENT_ERROR_CODES],
+    # D1: what a client receives is open, so a server may add members without breaking it
+    *[(events()[n].payload, OPEN_LABEL, {**p, "addedLater": {"any": 1}})
+      for n, p in S2C_EXAMPLES.items()],
+    *[(events()[n].ack, OPEN_LABEL, {**p, "addedLater": 1}) for n, p in ACK_EXAMPLES.items()],
+    (ACK + "error.json", OPEN_LABEL, put(ERROR_ACK, "$.error.retryAfter", 3)),
     # CONNECT
     (INDEX["connect"]["auth"], "seed: auth {token}", CONNECT_AUTH),
     (INDEX["connect"]["auth"], "D1: other members are ignored", {**CONNECT_AUTH, "v": 2}),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from constraints import all_constraints, broken_constraints
+from schema_constraints import all_constraints, broken_constraints
 from schema_corpus import INVALID, Bad
 
 from schemas import events, validate
