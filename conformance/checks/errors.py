@@ -1,0 +1,159 @@
+"""ERR: refusals, their codes, their order, and bad input generated from the schemas."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from conformance.context import Ctx
+from conformance.negatives import negatives
+from conformance.registry import check
+from schemas import ErrorCode, Event
+
+
+@check("ERR-1", "ERR-2")
+def refusal_shape(ctx: Ctx) -> None:
+    """A refused request changes nothing; the error event (event, taskId, code) comes before
+    the ok:false ack with the same code; the connection stays usable."""
+    task = ctx.room("member")
+    a = ctx.join("member", task)
+    seen_before_ack: dict[str, Any] = {}
+    done = threading.Event()
+    missing = ctx.uid("no-msg")
+
+    def on_ack(args: list[Any]) -> None:
+        seen_before_ack["errors"] = a.got(Event.ERROR)
+        seen_before_ack["ack"] = args[0] if args else None
+        done.set()
+
+    a.conn.emit_with_ack(Event.EDIT_MESSAGE,
+                         {"taskId": task, "messageId": missing, "newMessage": "x"},
+                         callback=on_ack)
+    if not done.wait(ctx.target.timeouts.ack):
+        ctx.fail("ERR-2", "an ok:false ack", "no ack within the ack timeout")
+    ack = seen_before_ack["ack"]
+    errors = seen_before_ack["errors"]
+    ctx.expect(bool(errors), "ERR-2", "the error event arrives before the ack", a.names())
+    err = a.wait(Event.ERROR, req="ERR-1")
+    ctx.expect(err.get("code") == ErrorCode.MESSAGE_NOT_FOUND and err.get("event") ==
+               Event.EDIT_MESSAGE and err.get("taskId") == task and bool(err.get("message")),
+               "ERR-1", "the error event names code, event, taskId and a message", err)
+    ctx.expect(isinstance(ack, dict) and ack.get("ok") is False
+               and ack.get("error", {}).get("code") == err.get("code"), "ERR-2",
+               "the ack is ok:false with the error event's code", ack)
+    ctx.expect(a.conn.connected, "ERR-1", "the connection stays open", a.conn.close_reason)
+    a.send(task, "still usable", req="ERR-1")
+
+
+@check("ERR-3")
+def precedence(ctx: Ctx) -> None:
+    """When several rules break, the first in the spec's order wins."""
+    task = ctx.room("member", "viewer")
+    missing = ctx.missing_task()
+    outsider = ctx.connect("outsider")
+    member = ctx.connect("member")
+    viewer = ctx.connect("viewer")
+    # INVALID_PAYLOAD beats TASK_NOT_FOUND
+    member.refused(Event.SEND_MESSAGE, {"taskId": missing, "message": "   "},
+                   code=ErrorCode.INVALID_PAYLOAD, req="ERR-3")
+    # TASK_NOT_FOUND beats FORBIDDEN (not a member) and NOT_JOINED
+    outsider.refused(Event.SEND_MESSAGE, {"taskId": missing, "message": "hi"},
+                     code=ErrorCode.TASK_NOT_FOUND, req="ERR-3")
+    # FORBIDDEN (not a member) beats NOT_JOINED
+    outsider.refused(Event.TYPING_START, {"taskId": task}, code=ErrorCode.FORBIDDEN, req="ERR-3")
+    # NOT_JOINED beats FORBIDDEN (role)
+    viewer.refused(Event.SEND_MESSAGE, {"taskId": task, "message": "hi"},
+                   code=ErrorCode.NOT_JOINED, req="ERR-3")
+    # FORBIDDEN (role) beats MESSAGE_NOT_FOUND
+    viewer.join(task)
+    viewer.refused(Event.EDIT_MESSAGE, {"taskId": task, "messageId": ctx.uid("no"),
+                                        "newMessage": "x"},
+                   code=ErrorCode.FORBIDDEN, req="ERR-3")
+    # NOT_JOINED beats MESSAGE_NOT_FOUND
+    member.refused(Event.DELETE_MESSAGE, {"taskId": task, "messageId": ctx.uid("no")},
+                   code=ErrorCode.NOT_JOINED, req="ERR-3")
+
+
+def _base_payloads(task: str, msg: dict[str, Any], cid: str) -> dict[str, Any]:
+    return {
+        Event.JOIN_TASK: task,
+        Event.LEAVE_TASK: task,
+        Event.SEND_MESSAGE: {"taskId": task, "message": "valid text", "replyTo": msg["id"],
+                             "clientMessageId": cid,
+                             "attachments": [{"name": "a.txt", "url": "https://example.com/a",
+                                              "size": 1, "mime_type": "text/plain"}]},
+        Event.EDIT_MESSAGE: {"taskId": task, "messageId": msg["id"], "newMessage": "edited"},
+        Event.DELETE_MESSAGE: {"taskId": task, "messageId": msg["id"]},
+        Event.TYPING_START: {"taskId": task},
+        Event.TYPING_STOP: {"taskId": task},
+    }
+
+
+@check("ERR-4", "DATA-2", "DATA-3", "MSG-2", "MSG-3")
+def generated_bad_payloads(ctx: Ctx) -> None:
+    """Negative payloads generated from the schemas (one broken constraint each, then seeded
+    random mutations): each is INVALID_PAYLOAD, changes nothing, and the socket stays usable."""
+    task = ctx.room("member", "member2")
+    a = ctx.join("member", task)
+    watcher = ctx.join("member2", task)
+    msg = a.send(task, "the message the negatives point at")
+    budget_end = time.monotonic() + 8.0
+    sent = 0
+    for event, base in _base_payloads(task, msg, ctx.uid("c")).items():
+        for neg in negatives(event, base):
+            if time.monotonic() > budget_end:
+                break
+            ack = a.call(event, neg.payload, req="ERR-4")
+            got = ack.get("error", {}).get("code") if isinstance(ack, dict) else None
+            ctx.expect(isinstance(ack, dict) and ack.get("ok") is False
+                       and got == ErrorCode.INVALID_PAYLOAD, "ERR-4",
+                       f"{event} with {neg.description} is INVALID_PAYLOAD", f"ack {ack}")
+            sent += 1
+            if not a.conn.connected:
+                ctx.fail("ERR-4", "the connection stays open after a bad payload",
+                         f"closed ({a.conn.close_reason}) after {event}: {neg.description}")
+    marker = ctx.barrier(a, task, [watcher])
+    changed = [(e.event, e.args) for e in watcher.conn.received
+               if e.event in (Event.NEW_MESSAGE, Event.MESSAGE_EDITED, Event.MESSAGE_DELETED,
+                              Event.USER_TYPING)
+               and not (e.event == Event.NEW_MESSAGE
+                        and e.args[0]["message"]["id"] in (marker["id"], msg["id"]))]
+    ctx.expect(not changed, "ERR-4", f"none of the {sent} refused payloads changed anything",
+               changed)
+
+
+@check("ERR-5")
+def unknown_event(ctx: Ctx) -> None:
+    """An event outside the protocol gets UNKNOWN_EVENT, in an error event and the ack."""
+    a = ctx.connect("member")
+    a.refused("make_coffee", {"sugar": 2}, code=ErrorCode.UNKNOWN_EVENT, req="ERR-5")
+
+
+@check("ERR-6", exclusive=True)
+def rate_limit_slow(ctx: Ctx) -> None:
+    """Sending faster than the limit is RATE_LIMITED; after the window sending works again.
+    (Runs alone: the limit is per user, and without a JWT secret the users are shared.)"""
+    limit = ctx.target.rate_limit
+    count = limit.count if limit else 20
+    window = limit.window if limit else 10.0
+    task = ctx.room("member")
+    a = ctx.join("member", task)
+    refused_at = None
+    for i in range(count * 3):
+        ack = a.call(Event.SEND_MESSAGE, {"taskId": task, "message": f"burst {i}"})
+        if isinstance(ack, dict) and ack.get("ok") is False:
+            code = ack.get("error", {}).get("code")
+            ctx.expect(code == ErrorCode.RATE_LIMITED, "ERR-6", "a burst is RATE_LIMITED", ack)
+            refused_at = time.monotonic()
+            break
+    if refused_at is None:
+        ctx.fail("ERR-6", f"a burst of {count * 3} messages is rate limited",
+                 "every message was accepted")
+    deadline = refused_at + window + ctx.target.timeouts.event
+    while time.monotonic() < deadline:
+        ack = a.call(Event.SEND_MESSAGE, {"taskId": task, "message": "after the window"})
+        if isinstance(ack, dict) and ack.get("ok") is True:
+            return
+        time.sleep(min(1.0, window / 5))  # polling a window that has no event to wait for
+    ctx.fail("ERR-6", "sending works again after the rate window", "still refused")

@@ -1,0 +1,88 @@
+"""ORDER: every socket of a room sees the same events in the same order, none twice."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from conformance.context import Client, Ctx
+from conformance.registry import check
+from schemas import Event
+
+_ROOM_EVENTS = (Event.NEW_MESSAGE, Event.MESSAGE_EDITED, Event.MESSAGE_DELETED)
+
+
+def _key(event: str, payload: Any) -> str:
+    if event == Event.MESSAGE_DELETED:
+        return f"{event}:{payload.get('messageId')}"
+    message = payload.get("message", {})
+    return f"{event}:{message.get('id')}:{message.get('message')}"
+
+
+def _sequence(c: Client) -> list[str]:
+    return [_key(r.event, r.args[0]) for r in list(c.conn.received) if r.event in _ROOM_EVENTS]
+
+
+@check("ORDER-1", "MSG-1")
+def same_order_everywhere(ctx: Ctx) -> None:
+    """Three senders at once on four sockets; every socket sees one and the same sequence."""
+    task = ctx.room("owner", "member", "member2", "viewer")
+    senders = [ctx.join(r, task) for r in ("owner", "member", "member2")]
+    viewer = ctx.join("viewer", task)
+    per_sender = 8
+    errors: list[str] = []
+
+    def burst(c: Client) -> None:
+        try:
+            for i in range(per_sender):
+                msg = c.send(task, f"{c.label} {i}")
+                if i % 3 == 2:
+                    c.ok(Event.EDIT_MESSAGE, {"taskId": task, "messageId": msg["id"],
+                                              "newMessage": f"{c.label} {i} edited"}, req="MSG-6")
+                if i % 4 == 3:
+                    c.ok(Event.DELETE_MESSAGE, {"taskId": task, "messageId": msg["id"]},
+                         req="MSG-7")
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=burst, args=(c,)) for c in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(ctx.target.timeouts.ack * per_sender * 2)
+    if errors:
+        ctx.fail("ORDER-1", "the concurrent sends are acknowledged", errors)
+    socks = [*senders, viewer]
+    ctx.barrier(senders[0], task, socks)
+    sequences = {c.label: _sequence(c) for c in socks}
+    reference = sequences[viewer.label]
+    for label, seq in sequences.items():
+        ctx.expect(len(seq) == len(set(seq)), "ORDER-1", f"{label} sees no event twice",
+                   [k for k in seq if seq.count(k) > 1])
+        ctx.expect(seq == reference, "ORDER-1", f"{label} sees the room's events in the order "
+                   f"{viewer.label} does", {"this": seq, viewer.label: reference})
+
+
+@check("ORDER-2")
+def new_message_before_ack(ctx: Ctx) -> None:
+    """The sender's own new_message arrives before its send_message ack."""
+    task = ctx.room("member")
+    a = ctx.join("member", task)
+    for i in range(5):
+        seen: dict[str, Any] = {}
+        done = threading.Event()
+
+        def on_ack(args: list[Any], seen: dict[str, Any] = seen, done: threading.Event = done
+                   ) -> None:
+            ack = args[0] if args else {}
+            mid = ack.get("message", {}).get("id") if isinstance(ack, dict) else None
+            seen["id"] = mid
+            seen["before"] = bool(a.got(Event.NEW_MESSAGE, lambda p: p["message"]["id"] == mid))
+            done.set()
+
+        a.conn.emit_with_ack(Event.SEND_MESSAGE, {"taskId": task, "message": f"order {i}"},
+                             callback=on_ack)
+        if not done.wait(ctx.target.timeouts.ack):
+            ctx.fail("ORDER-2", "a send_message ack", "no ack within the ack timeout")
+        ctx.expect(seen["before"], "ORDER-2", "new_message arrives before the ack",
+                   f"message {seen['id']}: ack first; received so far {a.names()}")

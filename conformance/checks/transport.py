@@ -1,0 +1,231 @@
+"""TRANS: Engine.IO and Socket.IO below the chat protocol, checked frame by frame."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import socketio
+
+from conformance.context import Ctx
+from conformance.raw import Polling, RawWebSocket
+from conformance.registry import check
+from schemas import Event
+
+DEFAULTS = {"pingInterval": 25000, "pingTimeout": 20000, "maxPayload": 1_000_000}
+
+
+@check("TRANS-1", "TRANS-9")
+def handshake_fields(ctx: Ctx) -> None:
+    """The polling handshake's OPEN packet carries every field a client needs."""
+    opened = Polling(ctx).handshake("TRANS-1")
+    ctx.expect(isinstance(opened.get("sid"), str) and opened["sid"] != "", "TRANS-1",
+               "OPEN has a non-empty string sid", opened)
+    ctx.expect(isinstance(opened.get("upgrades"), list) and "websocket" in opened["upgrades"],
+               "TRANS-1", "OPEN lists websocket in upgrades", opened)
+    for key in DEFAULTS:
+        value = opened.get(key)
+        if ctx.expect(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+                      "TRANS-1", f"OPEN has a positive integer {key}", opened):
+            ctx.expect(value == DEFAULTS[key], "TRANS-9",
+                       f"{key} is the Socket.IO default {DEFAULTS[key]}", f"{key} = {value}")
+
+
+@check("TRANS-2", "TRANS-8")
+def websocket_direct(ctx: Ctx) -> None:
+    """A WebSocket-only client (no polling first) gets OPEN, then CONNECT with a sid."""
+    ws = RawWebSocket(ctx)
+    opened = json.loads(ws.expect("0", "TRANS-2", "an OPEN packet on a direct WebSocket")[1:])
+    ctx.expect(opened.get("upgrades") == [], "TRANS-2",
+               "OPEN over WebSocket offers no upgrades", opened)
+    ws.send("40" + json.dumps({"token": ctx.user("member").token}))
+    answer = ws.expect("4", "TRANS-8", "an answer to CONNECT")
+    ctx.expect(answer.startswith("40{"), "TRANS-8", "CONNECT is answered with CONNECT {sid}",
+               answer)
+    if answer.startswith("40{"):
+        payload = json.loads(answer[2:])
+        ctx.expect(isinstance(payload.get("sid"), str) and bool(payload["sid"]), "TRANS-8",
+                   "the CONNECT payload carries a string sid", payload)
+    # a request over this session works
+    task = ctx.room("member")
+    ws.send(f"420{json.dumps([Event.JOIN_TASK, task])}")
+    ack = ws.expect("430", "TRANS-2", "the join_task ack over the WebSocket")
+    ctx.expect(json.loads(ack[3:])[0].get("ok") is True, "TRANS-2", "join_task ok", ack)
+
+
+@check("TRANS-3")
+def polling_and_upgrade(ctx: Ctx) -> None:
+    """Long-polling sends and receives; the session upgrades to WebSocket; a pending GET is
+    released with a noop."""
+    task = ctx.room("member")
+    poll = Polling(ctx)
+    poll.handshake("TRANS-3")
+    resp = poll.post("40" + json.dumps({"token": ctx.user("member").token}))
+    ctx.expect(resp.status_code == 200, "TRANS-3", "the POST of CONNECT answers 200",
+               resp.status_code)
+    answer = poll.receive("40", "TRANS-3", "CONNECT is answered over polling")
+    ctx.expect(answer.startswith("40{"), "TRANS-3", "a CONNECT answer with a sid", answer)
+    poll.post(f"420{json.dumps([Event.JOIN_TASK, task])}")
+    ack = poll.receive("430", "TRANS-3", "the join_task ack over polling")
+    ctx.expect(json.loads(ack[3:])[0].get("ok") is True, "TRANS-3", "join_task ok", ack)
+    # upgrade: probe over a WebSocket bound to the session, while a GET is pending
+    ws = RawWebSocket(ctx, "ws-upgrade", sid=poll.sid)
+    ws.send("2probe")
+    ws.expect("3probe", "TRANS-3", "3probe answers 2probe")
+    pending: dict[str, object] = {}
+
+    def long_poll() -> None:
+        try:
+            pending["result"] = poll.get(timeout=ctx.target.timeouts.event + 2)
+        except Exception as exc:
+            pending["result"] = exc
+
+    poller = threading.Thread(target=long_poll, daemon=True)
+    poller.start()
+    time.sleep(ctx.target.timeouts.quiet)  # let the GET reach the server before the upgrade
+    ws.send("5")
+    poller.join(ctx.target.timeouts.event + 3)
+    result = pending.get("result")
+    ctx.expect(isinstance(result, tuple) and result[0] == 200 and "6" in result[1], "TRANS-3",
+               "the pending GET is released with a noop (6) on upgrade", result)
+    ws.send(f"421{json.dumps([Event.LEAVE_TASK, task])}")
+    ack = ws.expect("431", "TRANS-3", "the leave_task ack over the upgraded WebSocket")
+    ctx.expect(json.loads(ack[3:])[0].get("ok") is True, "TRANS-3", "leave_task ok", ack)
+
+
+@check("TRANS-4")
+def heartbeat_slow(ctx: Ctx) -> None:
+    """The server pings every pingInterval; a client that pongs stays connected. (Watched for
+    one ping interval plus the ack timeout, not the full pingInterval + pingTimeout.)"""
+    ws = RawWebSocket(ctx)
+    opened = ws.open_and_connect(ctx.user("member").token, "TRANS-4")
+    interval = opened.get("pingInterval", 25000) / 1000
+    start = time.monotonic()
+    limit = interval + ctx.target.timeouts.ack
+    for n in (1, 2):
+        frame = None
+        while time.monotonic() - start < n * limit:
+            frame = ws.recv(n * limit - (time.monotonic() - start))
+            if frame == "2" or ws.closed:
+                break
+        if not ctx.expect(frame == "2", "TRANS-4", f"ping #{n} within {n} x pingInterval",
+                          "the server closed the session" if ws.closed else frame):
+            return
+        ws.send("3")
+        if interval > 10:
+            break  # one ping proves the interval; a second would double the run time
+    ws.send("421" + json.dumps([Event.LEAVE_TASK, ctx.missing_task()]))
+    ws.expect("431", "TRANS-4", "the session still answers after the pong")
+
+
+@check("TRANS-5")
+def max_payload(ctx: Ctx) -> None:
+    """Too large a message closes that WebSocket and is refused 413 over polling; the server
+    goes on serving the others."""
+    task = ctx.room("member2")
+    bystander = ctx.join("member2", task)
+    ws = RawWebSocket(ctx, "ws-big")
+    opened = ws.open_and_connect(ctx.user("member").token, "TRANS-5")
+    limit = int(opened.get("maxPayload", 1_000_000))
+    big = json.dumps([Event.TYPING_STOP, {"taskId": "x" * (limit + 10)}])
+    ws.send("42" + big)
+    ctx.expect(ws.wait_closed(ctx.target.timeouts.event), "TRANS-5",
+               f"a {len(big)}-byte WebSocket message (maxPayload {limit}) closes the session",
+               "the session stayed open")
+    poll = Polling(ctx)
+    poll.handshake("TRANS-5")
+    resp = poll.post("4" + "x" * (limit + 10))
+    ctx.expect(resp.status_code == 413, "TRANS-5",
+               "a polling POST larger than maxPayload is refused with 413",
+               f"HTTP {resp.status_code}")
+    ack = bystander.call(Event.TYPING_STOP, {"taskId": task}, req="TRANS-5")
+    ctx.expect(isinstance(ack, dict) and ack.get("ok") is True, "TRANS-5",
+               "the server goes on serving another session", ack)
+
+
+@check("TRANS-6")
+def malformed_packets(ctx: Ctx) -> None:
+    """Malformed Engine.IO and Socket.IO packets close the session that sent them, only it."""
+    task = ctx.room("member", "member2")
+    bystander = ctx.join("member2", task)
+    for label, frame in (("engine", "9garbage"), ("socketio", "42[not json"),
+                         ("socketio-type", "48[]")):
+        ws = RawWebSocket(ctx, f"ws-{label}")
+        ws.open_and_connect(ctx.user("member").token, "TRANS-6")
+        ws.send(frame)
+        ctx.expect(ws.wait_closed(ctx.target.timeouts.event), "TRANS-6",
+                   f"the malformed packet {frame!r} closes its session", "the session stayed open")
+        ack = bystander.call(Event.TYPING_STOP, {"taskId": task}, req="TRANS-6")
+        ctx.expect(isinstance(ack, dict) and ack.get("ok") is True, "TRANS-6",
+                   "another session goes on undisturbed", ack)
+
+
+@check("TRANS-7")
+def unknown_namespace(ctx: Ctx) -> None:
+    """A CONNECT to a namespace other than / is refused with "Invalid namespace"."""
+    ws = RawWebSocket(ctx)
+    ws.expect("0", "TRANS-7", "an OPEN packet")
+    ws.send("40/nope," + json.dumps({"token": ctx.user("member").token}))
+    answer = ws.expect("4", "TRANS-7", "an answer to the CONNECT to /nope")
+    ok = answer.startswith("44/nope,")
+    payload = json.loads(answer[len("44/nope,"):]) if ok else None
+    ctx.expect(ok and isinstance(payload, dict) and payload.get("message") == "Invalid namespace",
+               "TRANS-7", 'CONNECT_ERROR {"message": "Invalid namespace"} on /nope', answer)
+
+
+@check("TRANS-10")
+def one_ack_per_request(ctx: Ctx) -> None:
+    """Accepted, refused and unknown requests each get exactly one ACK with their id."""
+    task = ctx.room("member")
+    ws = RawWebSocket(ctx)
+    ws.open_and_connect(ctx.user("member").token, "TRANS-10")
+    requests_ = [
+        [Event.JOIN_TASK, task],
+        [Event.JOIN_TASK, task],
+        [Event.SEND_MESSAGE, {"taskId": task}],
+        [Event.EDIT_MESSAGE, {"taskId": task, "messageId": "nope", "newMessage": "x"}],
+        ["no_such_event_here", {}],
+        [Event.TYPING_START, {"taskId": task}],
+        [Event.TYPING_STOP, {"taskId": task}],
+        [Event.LEAVE_TASK, task],
+    ]
+    for i, args in enumerate(requests_):
+        ws.send(f"42{i + 10}{json.dumps(args)}")
+    counts = dict.fromkeys(range(10, 10 + len(requests_)), 0)
+    deadline = time.monotonic() + ctx.target.timeouts.ack
+    while time.monotonic() < deadline and not all(counts.values()):
+        frame = ws.recv(max(0.01, deadline - time.monotonic()))
+        if isinstance(frame, str) and frame.startswith("43"):
+            digits = frame[2:].split("[", 1)[0]
+            if digits.isdigit() and int(digits) in counts:
+                counts[int(digits)] += 1
+    deadline = time.monotonic() + ctx.target.timeouts.quiet
+    while (left := deadline - time.monotonic()) > 0:
+        frame = ws.recv(left)
+        if isinstance(frame, str) and frame.startswith("43"):
+            digits = frame[2:].split("[", 1)[0]
+            if digits.isdigit() and int(digits) in counts:
+                counts[int(digits)] += 1
+    for i, args in enumerate(requests_):
+        ctx.expect(counts[i + 10] == 1, "TRANS-10", f"exactly one ACK for {args[0]} (id {i + 10})",
+                   f"{counts[i + 10]} ACK packets")
+
+
+@check("TRANS-11")
+def python_socketio_client(ctx: Ctx) -> None:
+    """python-socketio's client works over WebSocket and over polling (socket.io-client 4.x
+    is not run here: it needs Node)."""
+    task = ctx.room("member")
+    for transports in (["websocket"], ["polling"], ["polling", "websocket"]):
+        client = socketio.Client(reconnection=False)
+        try:
+            client.connect(ctx.target.url, auth={"token": ctx.user("member").token},
+                           transports=transports, wait_timeout=ctx.target.timeouts.connect)
+            ack = client.call(Event.JOIN_TASK, task, timeout=ctx.target.timeouts.ack)
+            ctx.expect(isinstance(ack, dict) and ack.get("ok") is True, "TRANS-11",
+                       f"python-socketio over {transports} joins a task", ack)
+        except (socketio.exceptions.SocketIOError, OSError) as exc:
+            ctx.finding("TRANS-11", f"python-socketio connects over {transports}", repr(exc))
+        finally:
+            client.disconnect()

@@ -1,0 +1,115 @@
+"""What a run found, in the shape every report is written from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from schemas import REQUIREMENTS, Level
+
+PASS, FAIL, WARN, SKIP, ERROR = "pass", "fail", "warn", "skip", "error"
+
+
+@dataclass
+class Finding:
+    """One broken expectation, attributed to the requirement it breaks."""
+
+    requirement: str
+    expectation: str
+    observed: str
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    area: str
+    level: str
+    requirements: list[str]
+    doc: str
+    status: str  # pass, fail (a finding), error (the check itself broke), skip
+    duration: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+    skip_reason: str | None = None
+    # requirements the check did not reach because it stopped at an earlier failure
+    unreached: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RequirementResult:
+    id: str
+    area: str
+    level: str
+    text: str
+    status: str  # pass, fail (MUST), warn (SHOULD), skip
+    checks: list[str]
+    findings: list[Finding]
+
+
+@dataclass
+class RunResult:
+    url: str
+    started: str
+    duration: float
+    checks: list[CheckResult]
+    requirements: list[RequirementResult] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def must_failed(self) -> bool:
+        return any(r.status == FAIL for r in self.requirements)
+
+    def counts(self) -> dict[str, int]:
+        out = {PASS: 0, FAIL: 0, WARN: 0, SKIP: 0}
+        for r in self.requirements:
+            out[r.status] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["summary"] = self.counts()
+        data["exitStatus"] = 1 if self.must_failed else 0
+        return data
+
+
+def summarize(checks: list[CheckResult]) -> list[RequirementResult]:
+    """Per requirement: failed if any check found it broken, skipped if no check reached it."""
+    by_req: dict[str, list[CheckResult]] = {}
+    for c in checks:
+        for rid in c.requirements:
+            by_req.setdefault(rid, []).append(c)
+        for f in c.findings:  # a finding may name a requirement outside the check's list (DATA-1)
+            if f.requirement not in c.requirements:
+                by_req.setdefault(f.requirement, []).append(c)
+    out = []
+    for rid, req in REQUIREMENTS.items():
+        ran = by_req.get(rid, [])
+        findings = [f for c in ran for f in c.findings if f.requirement == rid]
+        errored = [c for c in ran if c.status == ERROR and rid in c.requirements]
+        if findings or errored:
+            status = FAIL if req.level == Level.MUST else WARN
+            findings = findings + [
+                Finding(rid, "the check runs to its end", f.observed, f.frames)
+                for c in errored
+                for f in c.findings
+                if f.requirement == "*"
+            ]
+        elif any(
+            c.status in (PASS, FAIL) and rid in c.requirements and rid not in c.unreached
+            for c in ran
+        ):
+            status = PASS
+        else:
+            status = SKIP
+        out.append(
+            RequirementResult(
+                id=rid,
+                area=req.area,
+                level=str(req.level),
+                text=req.text,
+                status=status,
+                checks=sorted({c.name for c in ran}),
+                findings=findings,
+            )
+        )
+    return out

@@ -1,0 +1,176 @@
+"""Runs the selected checks against a target: preflight, skips, concurrency, results.
+
+Checks run concurrently when each can have its own fresh task and users (a control adapter and
+the JWT secret); otherwise they share the config's tasks and users and run one at a time.
+Exclusive checks (a server restart, a rate limit) always run alone, after the others.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import requests
+
+from conformance.context import CheckFailed, Ctx, SkipCheck
+from conformance.registry import NEEDS, Check
+from conformance.results import ERROR, FAIL, PASS, SKIP, CheckResult, Finding, RunResult, summarize
+from taskchat.client.config import Target
+from taskchat.client.control import (
+    ControlAdapter,
+    ControlError,
+    ControlUnavailable,
+    NoControl,
+    load_adapter,
+)
+
+Progress = Callable[[CheckResult], None]
+
+
+class RunError(RuntimeError):
+    """The run could not start: the server is unreachable or the configuration is unusable."""
+
+
+def preflight(target: Target) -> ControlAdapter | NoControl:
+    """Fail fast, with a reason, before any check runs."""
+    url = f"{target.url}/socket.io/?EIO=4&transport=polling"
+    try:
+        resp = requests.get(url, timeout=target.timeouts.connect)
+    except requests.RequestException as exc:
+        raise RunError(f"server unreachable at {target.url}: {exc}") from exc
+    if resp.status_code != 200 or not resp.text.startswith("0"):
+        raise RunError(
+            f"{url} is not an Engine.IO v4 endpoint: HTTP {resp.status_code} {resp.text[:200]!r}"
+        )
+    try:
+        control = load_adapter(target.adapter, target)
+    except ControlError as exc:
+        raise RunError(str(exc)) from exc
+    return control
+
+
+def missing_needs(check: Check, target: Target, control: ControlAdapter | NoControl) -> str | None:
+    have = {
+        "control": not isinstance(control, NoControl),
+        "secret": target.can_mint,
+        "restart": target.restart_command is not None or target.restart_hook is not None,
+        "http": target.http_api,
+        "rs256": target.rs256_private_key is not None,
+        "admin_api": target.adapter == "admin-api" and target.http_api,
+    }
+    for need in sorted(check.needs):
+        if not have[need]:
+            return NEEDS[need]
+    return None
+
+
+def _result(check: Check, status: str, **kw: object) -> CheckResult:
+    return CheckResult(
+        name=check.name,
+        area=check.area,
+        level=str(check.level),
+        requirements=list(check.requirements),
+        doc=check.doc,
+        status=status,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -> CheckResult:
+    reason = missing_needs(check, target, control)
+    if reason:
+        return _result(check, SKIP, skip_reason=reason)
+    ctx = Ctx(target, control, check)
+    start = time.monotonic()
+    status, skip_reason, unreached = PASS, None, []
+    try:
+        check.func(ctx)
+    except CheckFailed as exc:
+        ctx.findings.append(exc.finding)
+        status = FAIL
+        unreached = [r for r in check.requirements if r != exc.finding.requirement]
+    except (SkipCheck, ControlUnavailable) as exc:
+        status, skip_reason = SKIP, str(exc)
+    except ControlError as exc:
+        status = ERROR
+        ctx.findings.append(Finding("*", "the control adapter acts", str(exc)))
+    except Exception:  # a check must never take the run down; the traceback goes in the report
+        status = ERROR
+        ctx.findings.append(Finding("*", "the check runs to its end", traceback.format_exc()))
+    finally:
+        ctx.close()
+    for client in ctx.clients:
+        for ack_id, count in sorted(client.conn.ack_counts.items()):
+            if count > 1:
+                ctx.finding("TRANS-10", f"ack id {ack_id} is answered exactly once",
+                            f"{client.label} received {count} ACK packets for it")
+    if status == PASS and ctx.findings:
+        status = FAIL
+    if status == SKIP:
+        ctx.findings.clear()
+    frames = ctx.frames() if ctx.findings else []
+    for f in ctx.findings:
+        f.frames = frames
+    unreached = [r for r in unreached if not any(f.requirement == r for f in ctx.findings)]
+    return _result(check, status, duration=round(time.monotonic() - start, 3),
+                   findings=ctx.findings, skip_reason=skip_reason, unreached=unreached)
+
+
+def run_checks(
+    target: Target,
+    checks: list[Check],
+    *,
+    workers: int = 6,
+    progress: Progress | None = None,
+) -> RunResult:
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    control = preflight(target)
+    isolated = not isinstance(control, NoControl) and target.can_mint
+    # with fresh users per check only a restart must run alone; with shared users a check that
+    # exhausts a user's rate limit must too
+    alone = [c for c in checks if c.exclusive and (not isolated or "restart" in c.needs)]
+    concurrent = [c for c in checks if c not in alone]
+    # the slowest first, so they overlap the rest instead of trailing at the end
+    concurrent.sort(key=lambda c: (not c.name.endswith("_slow"), c.name))
+    results: list[CheckResult] = []
+
+    def one(check: Check) -> CheckResult:
+        result = run_one(check, target, control)
+        if progress is not None:
+            progress(result)
+        return result
+
+    if isolated and workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+            results.extend(pool.map(one, concurrent))
+    else:
+        results.extend(one(c) for c in concurrent)
+    results.extend(one(c) for c in alone)
+    results.sort(key=lambda r: (list(_AREA_ORDER).index(r.area), r.name))
+    run = RunResult(
+        url=target.url,
+        started=started,
+        duration=round(time.monotonic() - t0, 2),
+        checks=results,
+        settings={
+            "adapter": target.adapter,
+            "concurrent": isolated and workers > 1,
+            "timeouts": vars(target.timeouts),
+            "restart": target.restart_command is not None or target.restart_hook is not None,
+        },
+    )
+    run.requirements = summarize(results)
+    return run
+
+
+def _areas() -> dict[str, None]:
+    from schemas import areas
+
+    return dict.fromkeys(areas())
+
+
+_AREA_ORDER = _areas()

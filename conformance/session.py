@@ -1,0 +1,91 @@
+"""One whole run: target, embedded server if asked, selection, checks, reports.
+
+Shared by the command line and the pytest plugin, so both judge a server the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from conformance.registry import all_checks, select
+from conformance.report_files import default_dir, write_all
+from conformance.results import RunResult
+from conformance.runner import RunError, run_checks
+from conformance.terminal import Progress, summary
+from schemas import REQUIREMENTS, areas
+from taskchat.client.config import ConfigError, Target, load_target
+
+
+class CannotRun(RuntimeError):
+    """Bad configuration, unreachable server, a selection that matches nothing."""
+
+
+@contextlib.contextmanager
+def open_target(url: str | None, jwt_secret: str | None, config: Path | None) -> Iterator[Target]:
+    """The target; with neither URL nor config, the embedded reference server for the run."""
+    if url is None and config is None:
+        from taskchat.embedded import embedded_server
+
+        try:
+            srv_cm = embedded_server(jwt_secret=jwt_secret)
+            srv = srv_cm.__enter__()
+        except Exception as exc:
+            raise CannotRun(f"the embedded server did not start: {exc}") from exc
+        try:
+            target = load_target(None, srv.url, srv.jwt_secret)
+            target.tokens["admin_api"] = srv.admin_token
+            target.restart_hook = srv.restart
+            yield target
+        finally:
+            srv_cm.__exit__(None, None, None)
+        return
+    try:
+        yield load_target(config, url, jwt_secret)
+    except ConfigError as exc:
+        raise CannotRun(f"bad configuration: {exc}") from exc
+
+
+def _check_selection(only: Sequence[str], requirements: Sequence[str]) -> None:
+    unknown_areas = [a for a in only if a.upper() not in areas()]
+    if unknown_areas:
+        raise CannotRun(f"unknown area {unknown_areas} (areas: {', '.join(areas())})")
+    unknown = [r for r in requirements if r.upper() not in REQUIREMENTS]
+    if unknown:
+        raise CannotRun(f"unknown requirement id {unknown}")
+
+
+def run_session(
+    *,
+    url: str | None = None,
+    jwt_secret: str | None = None,
+    config: Path | None = None,
+    only: Sequence[str] = (),
+    requirements: Sequence[str] = (),
+    level: str | None = None,
+    report_dir: Path | None = None,
+    workers: int = 6,
+    verbose: bool = False,
+    stream: TextIO = sys.stdout,
+) -> RunResult:
+    _check_selection(only, requirements)
+    checks = select(all_checks().values(), only, requirements, level)
+    if not checks:
+        raise CannotRun("the selection matches no check")
+    try:
+        with open_target(url, jwt_secret, config) as target:
+            print(f"taskchat conformance: {len(checks)} checks against {target.url}",
+                  file=stream, flush=True)
+            run = run_checks(target, checks, workers=workers,
+                             progress=Progress(len(checks), stream, verbose))
+    except ConfigError as exc:
+        raise CannotRun(f"bad configuration: {exc}") from exc
+    except RunError as exc:
+        raise CannotRun(str(exc)) from exc
+    summary(run, stream)
+    paths = write_all(run, report_dir or default_dir())
+    print(f"reports: {paths['html']} {paths['junit']} {paths['json']}", file=stream)
+    return run

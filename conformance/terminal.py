@@ -1,0 +1,44 @@
+"""What a person sees while the run goes: a line per check, then the verdict."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+from conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, RunResult
+
+_MARK = {PASS: "PASS ", "fail": "FAIL ", "error": "ERROR", SKIP: "skip "}
+
+
+class Progress:
+    def __init__(self, total: int, stream: TextIO = sys.stdout, verbose: bool = False) -> None:
+        self.total, self.stream, self.verbose = total, stream, verbose
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, result: CheckResult) -> None:
+        with self.lock:
+            self.done += 1
+            reqs = ",".join(result.requirements)
+            note = f"  ({result.skip_reason})" if result.status == SKIP and self.verbose else ""
+            print(f"[{self.done:>3}/{self.total}] {_MARK.get(result.status, result.status)} "
+                  f"{result.name:<45} {reqs:<28} {result.duration:6.2f}s{note}",
+                  file=self.stream, flush=True)
+            for f in result.findings:
+                print(f"          {f.requirement}: expected {f.expectation}\n"
+                      f"          observed {f.observed[:400]}", file=self.stream)
+
+
+def summary(run: RunResult, stream: TextIO = sys.stdout) -> None:
+    counts = run.counts()
+    print("", file=stream)
+    for r in run.requirements:
+        if r.status in (FAIL, WARN):
+            label = "FAIL" if r.status == FAIL else "WARN"
+            print(f"{label} {r.id} ({r.level}): {r.text}", file=stream)
+    print(f"\nrequirements: {counts[PASS]} pass, {counts[FAIL]} fail, {counts[WARN]} warn "
+          f"(SHOULD), {counts[SKIP]} skip; {len(run.checks)} checks in {run.duration:.1f}s",
+          file=stream)
+    verdict = "FAIL: a MUST requirement is broken" if run.must_failed else "PASS: every MUST holds"
+    print(verdict, file=stream, flush=True)
