@@ -82,6 +82,23 @@ def _intro(index: dict[str, Any]) -> list[str]:
     ]
 
 
+def _contents(index: dict[str, Any]) -> list[str]:
+    areas = ", ".join(f"[{a['title']}](#{heading_anchor(a['title'] + f' ({k})')})"
+                      for k, a in index["areas"].items())
+    return [
+        "Contents: [Transport defaults](#transport-defaults) · [Events](#events) · "
+        "[Error codes](#error-codes) · [Requirements](#requirements) (" + areas + ") · "
+        "[Decisions](#decisions)",
+        "",
+    ]
+
+
+def heading_anchor(heading: str) -> str:
+    """The id GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
 def _transport(index: dict[str, Any]) -> list[str]:
     t = index["transport"]
     rows = [
@@ -209,6 +226,7 @@ def render() -> str:
     decisions = (SCHEMA_DIR.parent / DECISIONS).read_text(encoding="utf-8")
     lines = [
         *_intro(index),
+        *_contents(index),
         *_transport(index),
         *_events(index),
         *_error_codes(index, SCHEMA_DIR),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +280,14 @@ def test_openapi_passes_the_openapi_3_1_validator() -> None:
     validator = pytest.importorskip("openapi_spec_validator")
     path: Path = (DOCS / "openapi.json").resolve()
     validator.validate(_doc("openapi.json"), base_uri=path.as_uri())
+
+
+def test_protocol_md_links_lead_somewhere() -> None:
+    md = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', md))
+    anchors |= {spec.heading_anchor(h) for h in re.findall(r"^#+ (.+)$", md, flags=re.M)}
+    for target in re.findall(r"\]\(([^)]+)\)", md):
+        if target.startswith("#"):
+            assert target[1:] in anchors, target
+        else:
+            assert (DOCS / target).resolve().exists(), target

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,10 @@ def test_output_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "openapi.json"
     assert main(["schemas", "openapi", "--output", str(target)]) == 0
     assert json.loads(target.read_text(encoding="utf-8"))["openapi"].startswith("3.1")
+
+
+def test_importing_the_command_loads_no_validator() -> None:
+    # `taskchat` imports every part to build its help; this one must not slow that down
+    code = "import sys, taskchat.schemas_cmd; print('jsonschema' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
