@@ -109,7 +109,12 @@ def build() -> dict[str, Any]:
                 "the error.", spec.ack)
             operation["reply"] = {"channel": channel, "messages": [_channel_message(ack)]}
         if spec.recipients is not None:
+            operation["description"] = f"Sent to {INDEX['recipients'][spec.recipients]}."
             operation["x-recipients"] = spec.recipients.value
+        else:
+            operation["description"] = (
+                "A request that breaks a rule changes nothing; the sender gets an `error` "
+                "event, then the `ok: false` ack when it asked for one.")
         if spec.emits:
             operation["x-emits"] = list(spec.emits)
         operation["x-requirements"] = list(spec.requirements)

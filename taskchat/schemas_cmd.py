@@ -71,7 +71,7 @@ def _read_text(file: str, stdin: TextIO) -> str:
     if file == "-":
         return stdin.read()
     try:
-        return Path(file).read_text(encoding="utf-8")
+        return Path(file).read_text(encoding="utf-8-sig")  # tolerate a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {file}: {exc}") from None
 
