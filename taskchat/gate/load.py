@@ -66,10 +66,14 @@ class SchemaTree:
         return rel in self.files
 
     def validator(self, rel: str) -> Draft202012Validator:
-        """A validator for one file that resolves ``$ref`` in this tree's registry only."""
+        """A validator for one file that resolves ``$ref`` in this tree's registry only.
+
+        It validates against ``{"$ref": <the file's URI>}`` so that a file without ``$id`` still
+        resolves its relative references from where it sits in the tree.
+        """
         if rel not in self._validators:
             self._validators[rel] = Draft202012Validator(
-                self.files[rel], registry=self.registry, format_checker=FORMAT_CHECKER
+                {"$ref": self.uri(rel)}, registry=self.registry, format_checker=FORMAT_CHECKER
             )
         return self._validators[rel]
 

@@ -1,0 +1,209 @@
+"""``taskchat gate`` end to end: exit codes, the JSON and JUnit reports, --allow, versions, and
+git revisions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskchat.cli import main
+
+Edit = Callable[[Path, Callable[[Any], None]], None]
+Copies = Callable[[], tuple[Path, Path]]
+
+
+def gate(
+    capsys: pytest.CaptureFixture[str], base: Path | str, head: Path | str, *extra: str
+) -> tuple[int, Any, str]:
+    """Run the gate with --json: exit code, the report (None when it could not run), stderr."""
+    code = main(["gate", "--base", str(base), "--head", str(head), "--json", "--no-report",
+                 "--budget", "1", *extra])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if captured.out.strip() else None, captured.err
+
+
+def _findings(report: Any, change: str) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["change"] == change]
+
+
+def test_unchanged_schemas_pass(schema_copies: Copies, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = schema_copies()
+    code, report, _ = gate(capsys, base, head)
+    assert code == 0
+    assert report["breaking"] == 0 and report["findings"] == []
+    assert report["requiredBump"] == "none"
+
+
+def test_required_property_added_to_a_client_payload_fails_with_a_counterexample(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+
+    def require_priority(d: Any) -> None:
+        d["properties"]["priority"] = {"enum": ["low", "high"]}
+        d["required"].append("priority")
+
+    edit(head / "client-to-server/send_message.json", require_priority)
+    code, report, _ = gate(capsys, base, head)
+    assert code == 1
+    [f] = [f for f in _findings(report, "required property added") if f["subject"] == "send_message"]
+    assert f["breaking"] and f["direction"] == "client-to-server"
+    ce = f["counterexample"]
+    assert (ce["acceptedBy"], ce["refusedBy"]) == ("base", "head")
+    assert "priority" not in ce["instance"] and "taskId" in ce["instance"]
+    assert "priority" in ce["refusal"]
+    assert report["requiredBump"] == "major" and report["requiredVersion"] == "2.0.0"
+
+
+def test_removed_event_fails(schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = schema_copies()
+    edit(head / "index.json", lambda d: d["events"].pop("typing_stop"))
+    code, report, _ = gate(capsys, base, head)
+    assert code == 1
+    [f] = _findings(report, "event removed")
+    assert f["subject"] == "typing_stop" and f["breaking"]
+
+
+def test_optional_property_added_to_a_closed_client_payload_passes(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    edit(head / "client-to-server/typing_start.json",
+         lambda d: d["properties"].update(draft={"type": "boolean"}))
+    code, report, _ = gate(capsys, base, head)
+    assert code == 0
+    [f] = _findings(report, "optional property added")
+    assert f["subject"] == "typing_start" and f["path"] == "$.draft" and not f["breaking"]
+    assert report["requiredBump"] == "minor"
+
+
+def test_narrowed_server_enum_passes_and_widened_one_fails(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    action = head / "server-to-client/member_changed.json"
+    edit(action, lambda d: d["properties"]["action"]["enum"].remove("updated"))
+    code, report, _ = gate(capsys, base, head)
+    assert code == 0 and _findings(report, "enum narrowed")
+
+    edit(action, lambda d: d["properties"]["action"]["enum"].extend(["updated", "transferred"]))
+    code, report, _ = gate(capsys, base, head)
+    assert code == 1
+    [f] = _findings(report, "enum widened")
+    assert f["subject"] == "member_changed" and f["path"] == "$.action"
+    ce = f["counterexample"]
+    assert ce["instance"]["action"] == "transferred"
+    assert (ce["acceptedBy"], ce["refusedBy"]) == ("head", "base")
+
+
+def test_table_shows_the_counterexample(schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = schema_copies()
+    edit(head / "server-to-client/member_changed.json",
+         lambda d: d["properties"]["action"]["enum"].append("transferred"))
+    code = main(["gate", "--base", str(base), "--head", str(head), "--no-report", "--budget", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "BREAKING" in out and "member_changed" in out and "enum widened" in out
+    assert 'counterexample: {"taskId"' in out and '"action":"transferred"' in out
+    assert "major bump: at least 2.0.0" in out
+
+
+def test_allow_accepts_a_named_break_and_records_why(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    edit(head / "index.json", lambda d: d["events"].pop("typing_stop"))
+    code, report, _ = gate(capsys, base, head, "--allow", "typing_stop:event removed",
+                        "--reason", "no deployed client sends it")
+    assert code == 0
+    [f] = _findings(report, "event removed")
+    assert f["breaking"] and f["allowed"] and f["reason"] == "no deployed client sends it"
+    assert report["allowances"] == [
+        {"allow": "typing_stop:event removed", "reason": "no deployed client sends it", "matched": 1}
+    ]
+    assert report["requiredBump"] == "minor"
+
+
+def test_allow_without_a_reason_cannot_run(schema_copies: Copies, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = schema_copies()
+    code, _, err = gate(capsys, base, head, "--allow", "typing_stop:event removed")
+    assert code == 2
+    assert "needs a --reason" in err
+
+
+def test_check_version_fails_when_the_head_says_too_little(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    edit(head / "client-to-server/typing_start.json",
+         lambda d: d["properties"].update(draft={"type": "boolean"}))
+    code, report, _ = gate(capsys, base, head, "--check-version")
+    assert code == 1 and report["breaking"] == 0
+    assert report["requiredVersion"] == "1.1.0" and report["versionOk"] is False
+
+    edit(head / "index.json", lambda d: d.update(version="1.1.0"))
+    code, report, _ = gate(capsys, base, head, "--check-version")
+    assert code == 0 and report["versionOk"] is True
+
+
+def test_reports_are_written(schema_copies: Copies, edit: Edit, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = schema_copies()
+    edit(head / "index.json", lambda d: d["events"]["user_left"].update(recipients="room"))
+    monkeypatch.chdir(tmp_path)
+    code = main(["gate", "--base", str(base), "--head", str(head), "--budget", "1"])
+    assert code == 1
+    [directory] = (tmp_path / "reports").glob("gate-*")
+    report = json.loads((directory / "gate.json").read_text())
+    assert report["exitCode"] == 1 and _findings(report, "recipients changed")
+    junit = (directory / "junit.xml").read_text()
+    assert 'name="user_left"' in junit and "<failure" in junit and "recipients changed" in junit
+    assert 'name="send_message"' in junit  # every compared event is a test case
+    assert "recipients changed" in (directory / "table.txt").read_text()
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+                        "PATH": "/usr/bin:/bin", "HOME": str(repo)})
+
+
+def test_git_revisions(schema_copies: Copies, edit: Edit, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    base, _ = schema_copies()
+    repo = tmp_path / "repo"
+    (repo / "schemas").parent.mkdir()
+    base.rename(repo / "schemas")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "schemas")
+    _git(repo, "commit", "-q", "-m", "v1")
+    edit(repo / "schemas/client-to-server/send_message.json",
+         lambda d: d["properties"]["attachments"].update(maxItems=3))
+    _git(repo, "commit", "-q", "-am", "fewer attachments")
+
+    code, report, _ = gate(capsys, "HEAD~1", "HEAD", "--repo", str(repo))
+    assert code == 1
+    [f] = [f for f in _findings(report, "maxItems lowered") if f["subject"] == "send_message"]
+    assert len(f["counterexample"]["instance"]["attachments"]) > 3
+    assert report["base"]["source"].startswith("HEAD~1")
+
+    code, report, _ = gate(capsys, "HEAD", str(repo / "schemas"), "--repo", str(repo))
+    assert code == 0 and report["findings"] == []
+
+    code, _, err = gate(capsys, "no-such-rev", "HEAD", "--repo", str(repo))
+    assert code == 2
+    assert "no-such-rev" in err
+
+
+def test_unreadable_schemas_cannot_run(schema_copies: Copies, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = schema_copies()
+    (head / "defs/role.json").write_text("{ not json")
+    code, _, err = gate(capsys, base, head)
+    assert code == 2
+    assert "defs/role.json is not valid JSON" in err
