@@ -87,7 +87,7 @@ def _contents(index: dict[str, Any]) -> list[str]:
                       for k, a in index["areas"].items())
     return [
         "Contents: [Transport defaults](#transport-defaults) · [Events](#events) · "
-        "[Error codes](#error-codes) · [Requirements](#requirements) (" + areas + ") · "
+        "[Error codes](#error-codes) · [HTTP API](#http-api) · [Requirements](#requirements) (" + areas + ") · "
         "[Decisions](#decisions)",
         "",
     ]
@@ -192,6 +192,40 @@ def _error_codes(index: dict[str, Any], schema_dir: Path) -> list[str]:
     return out
 
 
+def _http_api() -> list[str]:
+    """The HTTP endpoints, read from the OpenAPI document so the two say the same."""
+    from taskchat import openapi
+
+    doc = openapi.build()
+    who = {"adminBearer": "admin", "memberBearer": "member"}
+
+    def schema_of(content: dict[str, Any] | None) -> str:
+        ref = ((content or {}).get(openapi.JSON) or {}).get("schema", {}).get("$ref", "")
+        return _schema_link(ref.removeprefix(openapi.REF_BASE)) if ref else "—"
+
+    out = [
+        "## HTTP API",
+        "",
+        "The reference server's HTTP side (CONTRACT §9); other servers MAY offer it. Details, "
+        "parameters and every error status: [`openapi.json`](openapi.json).",
+        "",
+        "| method and path | who | request body | success | response body | emits |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            security = [who[k] for s in op.get("security", []) for k in s] or ["anyone"]
+            status = next(c for c in op["responses"] if c.startswith("2"))
+            body = schema_of(op.get("requestBody", {}).get("content"))
+            answer = schema_of(op["responses"][status].get("content"))
+            emits = ", ".join(f"`{e}`" for e in op.get("x-emits", [])) or "—"
+            out.append(f"| `{method.upper()} {path}` | {', '.join(security)} | {body} | "
+                       f"{status} | {answer} | {emits} |")
+    return [*out, ""]
+
+
 def _requirements(index: dict[str, Any]) -> list[str]:
     by_area: dict[str, list[tuple[str, dict[str, Any]]]] = {k: [] for k in index["areas"]}
     for rid, r in index["requirements"].items():
@@ -230,6 +264,7 @@ def render() -> str:
         *_transport(index),
         *_events(index),
         *_error_codes(index, SCHEMA_DIR),
+        *_http_api(),
         *_requirements(index),
         "## Decisions",
         "",
