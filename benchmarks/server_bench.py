@@ -1,0 +1,388 @@
+"""Server benchmark: the reference server under a chat load, against python-socketio's
+AsyncServer (under uvicorn) doing the same hot path, in the same run.
+
+    python -m benchmarks.server_bench [--rooms 20 --users 10 --rate 1 --duration 20]
+
+R rooms x U users, one connection each; every user joins its room and sends ``rate`` messages
+a second; every message reaches the U sockets of the room. A separate load process (trio +
+wsproto speaking Engine.IO/Socket.IO directly: a python-socketio client per connection would cost
+more CPU than the server under test) drives the load and reads the server's CPU time and RSS from
+/proc. Printed per server: server CPU per delivered message, deliveries per second, delivery
+latency p50/p99 (send to receipt, both ends on this host's monotonic clock), RSS per connection,
+loss, and — for the reference server — that every acknowledged message is in the database.
+Loopback only; the run is bounded by --duration plus a short drain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-secret-0123456789abcdef0123456789"
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+# ---------------------------------------------------------------------- /proc readings
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+# ---------------------------------------------------------------------- the load process
+
+
+async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
+    import orjson
+    import trio
+    import wsproto
+    from wsproto.events import (
+        AcceptConnection,
+        CloseConnection,
+        Message,
+        Ping,
+        Request,
+        TextMessage,
+    )
+
+    host, port, pid = cfg["host"], cfg["port"], cfg["pid"]
+    rooms, users, rate, duration = cfg["rooms"], cfg["users"], cfg["rate"], cfg["duration"]
+    tokens: list[list[str]] = cfg["tokens"]
+    latencies: list[int] = []
+    stats = {"sent": 0, "acked": 0, "delivered": 0, "refused": 0}
+    joined = trio.Event()
+    go = trio.Event()
+    n_joined = 0
+    total = rooms * users
+    per_user = int(duration * rate)
+    expected = total * per_user * users  # each message reaches the U sockets of its room
+    all_in = trio.Event()
+
+    class Conn:
+        def __init__(self, stream: trio.SocketStream) -> None:
+            self.stream = stream
+            self.ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+            self.texts: deque[str] = deque()
+            self.buf: list[str] = []
+
+        async def handshake(self) -> None:
+            target = "/socket.io/?EIO=4&transport=websocket"
+            await self.stream.send_all(self.ws.send(Request(host=f"{host}:{port}", target=target)))
+            accepted = False
+            while not accepted:
+                for ev in await self._events():
+                    if isinstance(ev, AcceptConnection):
+                        accepted = True
+                    else:  # the open packet may come in the same segment as the 101
+                        await self._handle(ev)
+
+        async def _events(self) -> list[Any]:
+            data = await self.stream.receive_some(65536)
+            if not data:
+                raise ConnectionError("closed")
+            self.ws.receive_data(data)
+            return list(self.ws.events())
+
+        async def send(self, text: str) -> None:
+            await self.stream.send_all(self.ws.send(Message(data=text)))
+
+        async def recv(self) -> str:
+            while not self.texts:
+                for ev in await self._events():
+                    await self._handle(ev)
+            return self.texts.popleft()
+
+        async def _handle(self, ev: Any) -> None:
+            if isinstance(ev, TextMessage):
+                self.buf.append(ev.data)
+                if ev.message_finished:
+                    self.texts.append("".join(self.buf))
+                    self.buf = []
+            elif isinstance(ev, Ping):
+                await self.stream.send_all(self.ws.send(ev.response()))
+            elif isinstance(ev, CloseConnection):
+                raise ConnectionError("closed by the server")
+
+    async def user(room: int, idx: int, token: str) -> None:
+        nonlocal n_joined
+        stream = await trio.open_tcp_stream(host, port)
+        conn = Conn(stream)
+        await conn.handshake()
+        first = await conn.recv()
+        assert first.startswith("0"), first
+        await conn.send("40" + orjson.dumps({"token": token}).decode())
+        answer = await conn.recv()
+        assert answer.startswith("40"), answer
+        task = f"bench-{room}"
+        await conn.send("420" + orjson.dumps(["join_task", task]).decode())
+        while True:
+            text = await conn.recv()
+            if text == "2":
+                await conn.send("3")
+            elif text.startswith("430"):
+                break
+        n_joined += 1
+        if n_joined == total:
+            joined.set()
+
+        async def sender() -> None:
+            await go.wait()
+            await trio.sleep(random.random() / rate)  # spread the sends over the period
+            start = trio.current_time()
+            for i in range(per_user):
+                await trio.sleep_until(start + i / rate)
+                body = {"taskId": task, "message": f"{time.monotonic_ns()}",
+                        "clientMessageId": f"{room}-{idx}-{i}"}
+                await conn.send(f"42{i + 1}" + orjson.dumps(["send_message", body]).decode())
+                stats["sent"] += 1
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender)
+            while True:
+                try:
+                    text = await conn.recv()
+                except (ConnectionError, trio.BrokenResourceError, trio.ClosedResourceError):
+                    break
+                now = time.monotonic_ns()
+                if text.startswith('42["new_message"'):
+                    event = orjson.loads(text[2:])
+                    latencies.append(now - int(event[1]["message"]["message"]))
+                    stats["delivered"] += 1
+                    if stats["delivered"] == expected:
+                        all_in.set()
+                elif text == "2":
+                    await conn.send("3")
+                elif text.startswith("43"):
+                    if '"ok":true' in text:
+                        stats["acked"] += 1
+                    else:
+                        stats["refused"] += 1
+
+    rss0 = proc_rss(pid)
+    async with trio.open_nursery() as nursery:
+        limiter = trio.CapacityLimiter(50)
+
+        async def start_user(room: int, idx: int) -> None:
+            async with limiter:
+                pass
+            await user(room, idx, tokens[room][idx])
+
+        for r in range(rooms):
+            for u in range(users):
+                nursery.start_soon(start_user, r, u)
+        with trio.fail_after(60):
+            await joined.wait()
+        await trio.sleep(0.5)
+        rss1 = proc_rss(pid)
+        cpu0 = proc_cpu(pid)
+        t0 = time.monotonic()
+        go.set()
+        with trio.move_on_after(duration + 5):
+            await all_in.wait()
+        elapsed = time.monotonic() - t0
+        cpu1 = proc_cpu(pid)
+        nursery.cancel_scope.cancel()
+
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1e6 if latencies else -1
+
+    return {
+        **stats,
+        "expected": expected,
+        "connections": total,
+        "server_cpu_s": cpu1 - cpu0,
+        "elapsed_s": elapsed,
+        "rss_per_conn": (rss1 - rss0) / total,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+def load_worker(cfg_json: str) -> None:
+    import trio
+
+    print(json.dumps(trio.run(_load, json.loads(cfg_json))), flush=True)
+
+
+# ---------------------------------------------------------------------- the servers
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def start_taskchat(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int]:
+    ready = tmp / "ready.json"
+    cmd = [sys.executable, "-c", "import sys; from taskchat.cli import main; sys.exit(main())",
+           "serve", "--port", "0", "--db", str(tmp / "bench.sqlite3"), "--jwt-secret", SECRET,
+           "--ready-file", str(ready), "--rate-limit", "1000000", "--log-level", "warning",
+           "--db-sync", args.db_sync]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("taskchat serve did not start")
+        time.sleep(0.05)
+    port = int(json.loads(ready.read_text())["url"].rsplit(":", 1)[1])
+    return proc, port
+
+
+def setup_taskchat(port: int, rooms: int, users: int) -> None:
+    import requests
+
+    from reference_server.auth import make_token
+
+    admin = {"Authorization": "Bearer " + make_token(SECRET, "bench-admin", admin=True)}
+    with requests.Session() as s:
+        for r in range(rooms):
+            url = f"http://127.0.0.1:{port}/api/tasks"
+            s.post(url, json={"taskId": f"bench-{r}", "title": f"Bench {r}"}, headers=admin,
+                   timeout=10).raise_for_status()
+            for u in range(users):
+                s.put(f"{url}/bench-{r}/members/user-{r}-{u}", json={"role": "member"},
+                      headers=admin, timeout=10).raise_for_status()
+
+
+def start_baseline() -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "benchmarks.baseline_sio:app", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "--ws", "wsproto"]
+    env = {**os.environ, "TASKCHAT_JWT_SECRET": SECRET}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    _wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
+    return proc, port
+
+
+def run_load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    from reference_server.auth import make_token
+
+    tokens = [[make_token(SECRET, f"user-{r}-{u}", name=f"User {r}-{u}") for u in range(args.users)]
+              for r in range(args.rooms)]
+    cfg = {"host": "127.0.0.1", "port": port, "pid": pid, "rooms": args.rooms,
+           "users": args.users, "rate": args.rate, "duration": args.duration, "tokens": tokens}
+    out = subprocess.run([sys.executable, "-m", "benchmarks.server_bench", "--load-worker",
+                          json.dumps(cfg)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=args.duration + 120)
+    if out.returncode != 0:
+        raise RuntimeError(f"load worker failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def report(name: str, r: dict[str, Any]) -> None:
+    delivered = r["delivered"] or 1
+    print(f"\n{name}")
+    print(f"  connections            {r['connections']}")
+    print(f"  sent / acked           {r['sent']} / {r['acked']} (refused {r['refused']})")
+    print(f"  delivered / expected   {r['delivered']} / {r['expected']}"
+          f"  (loss {r['expected'] - r['delivered']})")
+    print(f"  deliveries per second  {r['delivered'] / r['elapsed_s']:.0f}")
+    print(f"  server CPU / delivery  {r['server_cpu_s'] / delivered * 1e6:.1f} µs")
+    print(f"  latency p50 / p99      {r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms")
+    print(f"  RSS per connection     {r['rss_per_conn'] / 1024:.1f} KB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rooms", type=int, default=20)
+    p.add_argument("--users", type=int, default=10, help="users (connections) per room")
+    p.add_argument("--rate", type=float, default=1.0, help="messages per second per user")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
+    p.add_argument("--db-sync", choices=("full", "normal"), default="full")
+    p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument("--load-worker", metavar="JSON", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.load_worker:
+        load_worker(args.load_worker)
+        return 0
+
+    print(f"load: {args.rooms} rooms x {args.users} users x {args.rate:g} msg/s for "
+          f"{args.duration:g} s (loopback; load in a separate process)")
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="taskchat-bench-") as tmp:
+        proc, port = start_taskchat(Path(tmp), args)
+        try:
+            setup_taskchat(port, args.rooms, args.users)
+            results["taskchat"] = run_load(port, proc.pid, args)
+        finally:
+            stop(proc)
+        with sqlite3.connect(Path(tmp) / "bench.sqlite3") as db:
+            rows = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        report("taskchat reference server (trio, SQLite WAL, group commit, "
+               f"synchronous={args.db_sync})", results["taskchat"])
+        acked = results["taskchat"]["acked"]
+        print(f"  stored messages        {rows} rows for {acked} acked sends: "
+              + ("every acked message is stored" if rows >= acked else "MISSING ROWS"))
+    if not args.skip_baseline:
+        proc, port = start_baseline()
+        try:
+            results["baseline"] = run_load(port, proc.pid, args)
+        finally:
+            stop(proc)
+        report("baseline: python-socketio AsyncServer under uvicorn (no storage)", results["baseline"])
+        t, b = results["taskchat"], results["baseline"]
+        cpu_t = t["server_cpu_s"] / max(t["delivered"], 1)
+        cpu_b = b["server_cpu_s"] / max(b["delivered"], 1)
+        print("\nratio taskchat / baseline")
+        print(f"  server CPU per delivery {cpu_t / cpu_b:.2f}x  ({cpu_t * 1e6:.1f} vs {cpu_b * 1e6:.1f} µs)")
+        print(f"  RSS per connection      {t['rss_per_conn'] / max(b['rss_per_conn'], 1):.2f}x")
+        print(f"  latency p99             {t['p99_ms'] / max(b['p99_ms'], 1e-9):.2f}x")
+    print("\ntargets: ≤ 40 µs server CPU per delivered message, ≤ 30 KB per connection, p99 < 10 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
