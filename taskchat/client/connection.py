@@ -104,7 +104,9 @@ class Connection:
     Close reasons (``close_reason``): ``"client"`` (``close()``), ``"server disconnect"``
     (Socket.IO DISCONNECT), ``"engine close"`` (Engine.IO CLOSE), ``"transport closed"``
     (the WebSocket ended), ``"ping timeout"`` (no ping within pingInterval + pingTimeout),
-    ``"transport error: ..."``.
+    ``"transport error: ..."``. ``on_close(reason)`` runs once when an established
+    connection closes for any reason, on whichever thread noticed it; ``on_event(event, args,
+    t)`` runs on the reader thread for every event.
     """
 
     __slots__ = (
@@ -122,6 +124,7 @@ class Connection:
         "handshake",
         "keep_received",
         "namespace",
+        "on_close",
         "on_event",
         "path",
         "received",
@@ -145,6 +148,7 @@ class Connection:
         on_event: OnEvent | None = None,
         path: str = "/socket.io/",
         keep_received: bool = True,
+        on_close: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url
         self.auth = auth
@@ -152,6 +156,7 @@ class Connection:
         self.timeout = timeout
         self.record = record
         self.on_event = on_event
+        self.on_close = on_close
         self.path = path
         self.keep_received = keep_received
         self.sid: str | None = None
@@ -481,10 +486,13 @@ class Connection:
     def _abort(self, reason: str) -> None:
         """Mark closed (first reason wins), drop the socket, wake every waiter."""
         with self._cond:
-            if self.close_reason is None:
+            first = self.close_reason is None
+            if first:
                 self.close_reason = reason
             self.closed.set()
             self._cond.notify_all()
+        if first and self.on_close is not None and self.sid is not None:
+            self.on_close(reason)
         ws = self._ws
         if ws is not None:
             try:
@@ -506,6 +514,10 @@ class Connection:
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
             reader.join(self.timeout)
+
+    def drop(self, reason: str = "dropped") -> None:
+        """Cut the transport without a Socket.IO goodbye, as a network failure would."""
+        self._abort(reason)
 
     def wait_closed(self, timeout: float) -> bool:
         """Whether the connection closed (for any reason) within ``timeout`` seconds."""

@@ -148,3 +148,13 @@ def test_transcript_records_every_frame_both_ways(url: str) -> None:
     assert ("received", "40") in frames  # CONNECT accepted
     assert ("sent", "42") in frames and ("received", "43") in frames
     assert all(a.t <= b.t for a, b in zip(conn.transcript, conn.transcript[1:], strict=False))
+
+
+def test_on_close_reports_the_reason_once(url: str) -> None:
+    reasons: list[str] = []
+    conn = Connection(url, {"token": "good"}, on_close=reasons.append)
+    conn.connect()
+    conn.emit("bye")
+    assert conn.wait_closed(3)
+    conn.close()
+    assert reasons == ["server disconnect"]

@@ -1,0 +1,28 @@
+"""The scenarios, by name. Loaded lazily: the command line needs the names, not gevent."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loadtests.scenarios.base import Scenario
+
+# name -> "module:Class"
+SCENARIOS: dict[str, str] = {
+    "task_chat": "loadtests.scenarios.task_chat:TaskChat",
+    "presence_churn": "loadtests.scenarios.presence_churn:PresenceChurn",
+    "big_room": "loadtests.scenarios.big_room:BigRoom",
+    "small_rooms": "loadtests.scenarios.small_rooms:SmallRooms",
+    "reconnect_storm": "loadtests.scenarios.reconnect_storm:ReconnectStorm",
+}
+SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
+
+
+def load(name: str) -> type[Scenario]:
+    try:
+        module_name, class_name = SCENARIOS[name].split(":")
+    except KeyError:
+        raise KeyError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})") from None
+    cls: type[Scenario] = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,15 @@
+"""One room, many members: how long until the last one sees a message (fan-out)."""
+
+from __future__ import annotations
+
+from loadtests.scenarios.task_chat import TaskChat
+
+
+class BigRoom(TaskChat):
+    """Everyone of a process in one room (or rooms of ``users_per_room``), writing rarely:
+    each message goes to every member, so the server's work grows with members squared."""
+
+    users_per_room = 100_000
+    message_rate = 1.0
+    weights = {"write": 1.0}
+    keystrokes_max = 3

@@ -1,0 +1,10 @@
+"""Many small rooms: one-to-one and three-person task chats, the common case."""
+
+from __future__ import annotations
+
+from loadtests.scenarios.task_chat import TaskChat
+
+
+class SmallRooms(TaskChat):
+    users_per_room = 2
+    message_rate = 4.0
