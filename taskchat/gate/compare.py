@@ -308,10 +308,15 @@ def _codes(tree: SchemaTree, rel: Any) -> list[str]:
 
 
 def _dedupe(changes: list[Change]) -> list[Change]:
+    """One row per change: the same edit seen in the base schema and again inside a ``then``
+    (a shared def used in both) is one change to the reader."""
     seen: set[tuple[str, str, str]] = set()
     out: list[Change] = []
     for c in changes:
-        k = (c.path, c.name, c.detail)
+        detail = c.detail
+        for branch in ("then", "else"):
+            detail = detail.removesuffix(f" (in {branch})").removesuffix(f"in {branch}")
+        k = (c.path, c.name, detail)
         if k not in seen:
             seen.add(k)
             out.append(c)

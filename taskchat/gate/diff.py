@@ -24,6 +24,7 @@ from taskchat.gate.flatten import (
     merge,
     type_kinds,
 )
+from taskchat.gate.regex_sampler import judge_replacement
 
 MAX_DEPTH = 16
 # a lower bound of 0 on a length or a count is no bound at all
@@ -181,7 +182,20 @@ def _set_keyword(word: str, a: list[str], b: list[str], path: str, out: list[Cha
 
 
 def _strings(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
-    _set_keyword("pattern", list(a.patterns), list(b.patterns), path, out)
+    added = [p for p in b.patterns if p not in a.patterns]
+    removed = [p for p in a.patterns if p not in b.patterns]
+    if len(added) == 1 and len(removed) == 1:
+        # one pattern replaced by another: sample each against the other to see which way
+        effect = judge_replacement(removed[0], added[0])
+        detail = f"{removed[0]} → {added[0]}"
+        if effect == "narrows":
+            out.append(Change(path, "pattern narrowed", Effect.NARROWS, f"{detail}; judged by sampling"))
+        elif effect == "widens":
+            out.append(Change(path, "pattern widened", Effect.WIDENS, f"{detail}; judged by sampling"))
+        else:
+            out.append(Change(path, "pattern changed", Effect.BOTH, detail))
+    else:
+        _set_keyword("pattern", list(a.patterns), list(b.patterns), path, out)
     _set_keyword("format", list(a.formats), list(b.formats), path, out)
 
 

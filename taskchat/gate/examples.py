@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskchat.gate.flatten import Flat, Node, flatten, flatten_all, merge
+from taskchat.gate.load import FORMAT_CHECKER
 from taskchat.gate.regex_sampler import sample
 
 PER_NODE = 10  # values kept per schema node and kind (positive / near-miss)
@@ -247,7 +248,11 @@ class Generator:
                 candidates.append("a" * hi)
             candidates.extend(v for v in self.hints.values if isinstance(v, str))
             candidates.append("text")
-        good = [s for s in candidates if self._length_ok(s, flat) and self._pattern_ok(s, flat)]
+        good = [
+            s
+            for s in candidates
+            if self._length_ok(s, flat) and self._pattern_ok(s, flat) and _formats_ok(s, flat)
+        ]
         return _dedupe(good or candidates[:2], PER_NODE)
 
     def _numbers(self, flat: Flat, *, integer: bool) -> list[Any]:
@@ -287,10 +292,10 @@ class Generator:
         size = max(lo, 1) if hi is None or hi >= 1 else 0
         if lo == 0 and len(head) == 0:
             out.append([])
+        if hi is not None and hi <= 50:  # the longest array, a boundary worth trying early
+            out.append(head + [values[0]] * (hi - len(head)))
         for v in values:
             out.append(head + [v] * max(size - len(head), 0 if head else 1))
-        if hi is not None and hi <= 50:
-            out.append(head + [values[i % len(values)] for i in range(hi - len(head))])
         return [a for a in out if len(a) >= lo and (hi is None or len(a) <= hi)]
 
     def _objects(self, flat: Flat, depth: int) -> list[dict[str, Any]]:
@@ -454,7 +459,7 @@ class Generator:
         if lo > 0:
             out.append([values[0]] * (lo - 1))
         if hi_raw is not None and hi_raw < 1000:
-            out.append([values[i % len(values)] for i in range(int(hi_raw) + 1)])
+            out.append([values[0]] * (int(hi_raw) + 1))
         if flat.items:
             pad = [values[0]] * max(lo - 1, 0)
             out.extend([m, *pad] for m in self.nodes_near_misses(flat.items, depth + 1))
@@ -549,6 +554,10 @@ def at_path(flat: Flat, steps: list[Step], depth: int = 0) -> list[Flat]:
         else:
             out.extend(at_path(_step_into(v, steps[0]), steps[1:], depth + 1))
     return out
+
+
+def _formats_ok(s: str, flat: Flat) -> bool:
+    return all(FORMAT_CHECKER.conforms(s, f) for f in flat.formats)
 
 
 def _multiple(value: float, of: float) -> bool:

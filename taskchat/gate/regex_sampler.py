@@ -211,3 +211,32 @@ def _sample(pattern: str, rng: random.Random, length: int | None) -> str | None:
     if length is not None and len(text) != length:
         return None
     return text
+
+
+def escapes(pattern: str, other: str, seed: int = 0, count: int = 48) -> list[str]:
+    """Strings sampled from ``pattern`` that ``other`` does not match (bounded, deterministic)."""
+    rng = random.Random(seed)
+    samples = [sample(pattern, rng) for _ in range(count)]
+    samples += [sample(pattern, rng, length=n) for n in range(1, 13)]
+    out: list[str] = []
+    for s in samples:
+        try:
+            if s is not None and re.search(other, s) is None and s not in out:
+                out.append(s)
+        except re.error:
+            return []
+    return out
+
+
+def judge_replacement(old: str, new: str) -> str | None:
+    """"narrows", "widens" or "both" when sampling each pattern against the other shows it;
+    None when neither lets anything through (the sampler proves nothing then)."""
+    lost = escapes(old, new)  # the old pattern accepted these, the new one refuses them
+    gained = escapes(new, old)
+    if lost and gained:
+        return "both"
+    if lost:
+        return "narrows"
+    if gained:
+        return "widens"
+    return None

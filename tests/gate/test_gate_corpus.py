@@ -125,6 +125,10 @@ CORPUS = [
     Case("pattern-removed", {"type": "string", "pattern": "^[a-z]+$"}, STR, "pattern removed", "C", "B"),
     Case("pattern-changed", {"type": "string", "pattern": "^[a-z]+$"},
          {"type": "string", "pattern": "^[0-9]+$"}, "pattern changed", "B", "B"),
+    Case("pattern-narrowed", {"type": "string", "pattern": "(Z|z|\\+00:00)$"},
+         {"type": "string", "pattern": "Z$"}, "pattern narrowed", "B", "C"),
+    Case("pattern-widened", {"type": "string", "pattern": "^[a-z]+$"},
+         {"type": "string", "pattern": "^[a-z0-9]+$"}, "pattern widened", "C", "B"),
     Case("format-added", STR, {"type": "string", "format": "date-time"}, "format added", "B", "C"),
     Case("format-removed", {"type": "string", "format": "uri"}, STR, "format removed", "C", "B"),
     # items and prefixItems
