@@ -140,11 +140,11 @@ def decode_packet(encoded: str | bytes) -> tuple[int, str | bytes]:
             raise MalformedPacket("empty packet")
         first = encoded[0]
         if first == "b":
+            # the codec's base64 is lenient (it drops stray characters): validate strictly
             try:
-                pkt = _RawPacket(encoded_packet=encoded)
+                return MESSAGE, base64.b64decode(encoded[1:], validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise MalformedPacket("bad base64") from exc
-            return MESSAGE, pkt.data
         if first not in _VALID_TYPES:
             raise MalformedPacket(f"unknown packet type {first!r}")
         try:

@@ -326,6 +326,14 @@ class SocketIOConnection:
                 raise Malformed("ACK payload must be an array")
         else:  # CONNECT_ERROR is server -> client only
             raise Malformed("unexpected packet type")
+        if pkt.id is not None and not text.isascii():
+            # the codec reads the id with str.isdigit() and int(), which take non-ASCII digits
+            end = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=len(text))
+            i = end
+            while i and text[i - 1].isdigit():
+                i -= 1
+            if not text[i:end].isascii():
+                raise Malformed("invalid ack id")
         if binary:
             _check_placeholders(data, count)
             if count:

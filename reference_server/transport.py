@@ -235,6 +235,26 @@ class EngineConnection:
         self._poll_signal.set()
 
 
+async def _linger_close(stream: trio.SocketStream) -> None:
+    """Close gracefully: send FIN, then read (and drop) what the peer still sends until it
+    closes too, briefly. Closing with unread data would reset the connection and could destroy
+    our last response or close frame before the peer reads it."""
+    with trio.CancelScope(shield=True) as scope:
+        scope.deadline = trio.current_time() + CLOSE_TIMEOUT
+        try:
+            await stream.send_eof()
+            while await stream.receive_some(RECEIVE_SIZE):
+                pass
+        except (
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            trio.BusyResourceError,
+            OSError,
+        ):
+            pass
+    await trio.aclose_forcefully(stream)
+
+
 def _deliver(conn: EngineConnection, events: list[eio.Event]) -> None:
     """Hand received messages to the app, in order; wake the session if it closed."""
     app = conn.app
@@ -433,8 +453,7 @@ class Transport:
         except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
             return
         finally:
-            with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(stream)
+            await _linger_close(stream)
 
     async def _receive_event(self, stream: trio.SocketStream, h: h11.Connection) -> object:
         while True:
