@@ -87,6 +87,7 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
             self.ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
             self.texts: deque[str] = deque()
             self.buf: list[str] = []
+            self.lock = trio.Lock()  # the sender task and the pong both write
 
         async def handshake(self) -> None:
             target = "/socket.io/?EIO=4&transport=websocket"
@@ -107,7 +108,11 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
             return list(self.ws.events())
 
         async def send(self, text: str) -> None:
-            await self.stream.send_all(self.ws.send(Message(data=text)))
+            await self.write(self.ws.send(Message(data=text)))
+
+        async def write(self, data: bytes) -> None:
+            async with self.lock:
+                await self.stream.send_all(data)
 
         async def recv(self) -> str:
             while not self.texts:
@@ -122,7 +127,7 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
                     self.texts.append("".join(self.buf))
                     self.buf = []
             elif isinstance(ev, Ping):
-                await self.stream.send_all(self.ws.send(ev.response()))
+                await self.write(self.ws.send(ev.response()))
             elif isinstance(ev, CloseConnection):
                 raise ConnectionError("closed by the server")
 

@@ -43,9 +43,10 @@ from reference_server.chat.model import (
     Task,
     iso,
 )
+from reference_server.chat.validators import fast_validator
 from schemas import ErrorCode, Event
 from schemas.protocol import Direction, events
-from schemas.validation import schema_for, validate, validator_for
+from schemas.validation import schema_for, validate
 
 
 class MessageLookup(Protocol):
@@ -124,7 +125,7 @@ class ChatRules:
             for name, spec in events().items()
             if spec.direction is Direction.CLIENT_TO_SERVER
         }
-        self._validators = {name: validator_for(rel) for name, rel in self._schemas.items()}
+        self._validators = {name: fast_validator(rel) for name, rel in self._schemas.items()}
         self._handlers: dict[str, Callable[[_Socket, Any, float], list[Effect]]] = {
             Event.JOIN_TASK: self._join,
             Event.LEAVE_TASK: self._leave,

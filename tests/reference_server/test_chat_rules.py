@@ -536,3 +536,37 @@ def test_internal_error_fails_only_that_request(h: Harness) -> None:
     h.joined("a", "mem")
     refused(h.rules.internal_error("a", "send_message", [{"taskId": "t1"}]), ErrorCode.INTERNAL, "send_message")
     assert reply(h.send("a"))["ok"] is True
+
+
+# ---------------------------------------------------------------- the inlined validators
+
+_CORPUS: list[object] = [
+    "t1", "", "x" * 128, "x" * 129, 7, None, b"bytes", [], {},
+    {"taskId": "t1"}, {"taskId": ""}, {"taskId": "t1", "extra": 1}, {"taskId": 5},
+    {"taskId": "t1", "message": "hi"}, {"taskId": "t1", "message": "  "},
+    {"taskId": "t1", "message": "x" * 5000}, {"taskId": "t1", "message": " " + "x" * 5000 + " "},
+    {"taskId": "t1", "message": "x" * 5001}, {"taskId": "t1", "message": "hi", "replyTo": None},
+    {"taskId": "t1", "message": "hi", "replyTo": ""}, {"taskId": "t1", "message": "hi", "clientMessageId": "c"},
+    {"taskId": "t1", "message": "hi", "clientMessageId": 3},
+    {"taskId": "t1", "message": "hi", "attachments": [{"name": "a", "url": "https://x.test/a", "size": 3}]},
+    {"taskId": "t1", "message": "hi", "attachments": [{"name": "a", "url": "https://x.test/a", "x": 1}]},
+    {"taskId": "t1", "message": "hi", "attachments": [{"name": "a", "url": "data:text/html,x"}]},
+    {"taskId": "t1", "message": "hi", "attachments": [{"name": "a", "url": "https://x.test/a", "size": -1}]},
+    {"taskId": "t1", "message": "hi", "attachments": [{"name": "a", "url": "https://x/a"}] * 11},
+    {"taskId": "t1", "messageId": "m"}, {"taskId": "t1", "messageId": "m", "newMessage": "n"},
+    {"taskId": "t1", "messageId": "m", "newMessage": " "}, {"taskId": "t1", "messageId": "", "newMessage": "n"},
+]
+
+
+@pytest.mark.parametrize("event", [
+    Event.JOIN_TASK, Event.LEAVE_TASK, Event.SEND_MESSAGE, Event.EDIT_MESSAGE,
+    Event.DELETE_MESSAGE, Event.TYPING_START, Event.TYPING_STOP,
+])
+def test_inlined_validators_accept_exactly_what_the_schemas_accept(event: str) -> None:
+    from reference_server.chat.validators import fast_validator
+    from schemas.validation import validator_for
+
+    rel = schema_for(event)
+    verdicts = [validator_for(rel).is_valid(p) for p in _CORPUS]
+    assert [fast_validator(rel).is_valid(p) for p in _CORPUS] == verdicts
+    assert any(verdicts) and not all(verdicts)  # the corpus exercises both outcomes
