@@ -1,0 +1,38 @@
+"""Every requirement of the spec has a check, and every check names real requirements."""
+
+from __future__ import annotations
+
+from conformance.registry import CHECK_MODULES, all_checks, coverage, select
+from schemas import REQUIREMENTS, areas
+
+
+def test_every_requirement_has_a_check() -> None:
+    uncovered = [rid for rid, checks in coverage().items() if not checks]
+    assert uncovered == [], f"requirements without a check: {uncovered}"
+
+
+def test_every_check_names_known_requirements_and_says_why() -> None:
+    for check in all_checks().values():
+        assert check.requirements, check.name
+        assert set(check.requirements) <= set(REQUIREMENTS), check.name
+        assert check.doc, f"{check.name} has no docstring for the report"
+
+
+def test_checks_live_in_the_module_of_their_area() -> None:
+    """A check's first requirement is its area; it lives in that area's module."""
+    titles = {key: a.title for key, a in areas().items()}
+    assert len(CHECK_MODULES) == len(titles)
+    for check in all_checks().values():
+        module = check.name.split(".")[0]
+        assert CHECK_MODULES.index(module) == list(titles).index(check.area), check.name
+
+
+def test_selection_by_area_requirement_and_level() -> None:
+    checks = list(all_checks().values())
+    typing = select(checks, only=["type"])
+    assert typing and all("TYPE" in c.areas for c in typing)
+    by_id = select(checks, requirement_ids=["ERR-5"])
+    assert by_id and all("ERR-5" in c.requirements for c in by_id)
+    should = select(checks, level="should")
+    assert {r for c in should for r in c.requirements} >= {"ERR-5", "ERR-6", "TRANS-9", "AUTH-11"}
+    assert len(select(checks, level="must")) < len(checks)
