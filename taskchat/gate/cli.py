@@ -88,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"taskchat gate: error: {exc}", file=sys.stderr)
         return 2
     if args.check_version and verdict.required_version is None:
-        print("taskchat gate: error: the base index has no version", file=sys.stderr)
+        print(
+            "taskchat gate: error: --check-version needs a semantic version in both indexes "
+            f"(base: {verdict.base_version!r}, head: {verdict.head_version!r})",
+            file=sys.stderr,
+        )
         return 2
     if args.json:
         print(json.dumps(report.to_json(verdict, args.check_version), indent=2, ensure_ascii=False))

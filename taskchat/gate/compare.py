@@ -17,7 +17,7 @@ from referencing.exceptions import Unresolvable
 from schemas.protocol import Direction
 from taskchat.gate.counterexample import Counterexample, best_for, search
 from taskchat.gate.diff import Change, Effect, diff
-from taskchat.gate.flatten import canonical, flatten, root_node, strip_annotations
+from taskchat.gate.flatten import Flat, canonical, flatten, merge, root_node, strip_annotations
 from taskchat.gate.load import GateError, SchemaTree
 from taskchat.gate.rules import (
     EVENT_RULES,
@@ -156,7 +156,11 @@ class _Comparer:
         else:
             accept, refuse, fl_acc, fl_ref = self.head.validator(rel_b), self.base.validator(rel_a), fb, fa
             way = ("head", "base")
-        focus = tuple(dict.fromkeys(c.path for c in changes if breaks(c.effect, reader)))
+        focus = tuple(
+            dict.fromkeys(
+                c.path for c in changes if breaks(c.effect, reader) or c.effect is Effect.NONE
+            )
+        )
         found = (
             search(accept, refuse, fl_acc, fl_ref, seed=self.options.seed, budget=budget, focus=focus)
             if budget > 0
@@ -175,6 +179,13 @@ class _Comparer:
                     f.note = NO_COUNTEREXAMPLE
                 else:
                     f.counterexample = _ce_json(ce, way)
+            elif ch.effect is Effect.NONE:
+                # judged equivalent by sampling; a counterexample from the search overrules that
+                ce = best_for(ch.path, "", found)
+                if ce is not None:
+                    f.breaking, f.effect, f.counterexample = True, Effect.BOTH.value, _ce_json(ce, way)
+                    f.note = "the samples missed it, the counterexample search did not"
+                    any_breaking = True
             self.findings.append(f)
         if found and not any_breaking:
             ce = found[0]
@@ -295,16 +306,29 @@ class _Comparer:
 
 
 def _codes(tree: SchemaTree, rel: Any) -> list[str]:
+    """The codes a code schema accepts: an enum, a oneOf of consts, or any/oneOf of those."""
     if not isinstance(rel, str):
         raise GateError(f"{tree.label}: errorCodes must name schema files")
     _need(tree, rel, "errorCodes")
-    contents = tree.files[rel]
-    if isinstance(contents, dict):
-        if isinstance(contents.get("oneOf"), list):
-            return [str(b["const"]) for b in contents["oneOf"] if isinstance(b, dict) and "const" in b]
-        if isinstance(contents.get("enum"), list):
-            return [str(v) for v in contents["enum"]]
-    raise GateError(f"{tree.label}: {rel} is neither a oneOf of consts nor an enum")
+    codes = _finite(flatten(root_node(tree.registry, tree.uri(rel))))
+    if codes is None:
+        raise GateError(f"{tree.label}: {rel} does not list its codes (enum, or oneOf of consts)")
+    return [str(c) for c in codes]
+
+
+def _finite(flat: Flat, depth: int = 0) -> list[Any] | None:
+    if flat.enum is not None:
+        return list(flat.enum)
+    if not flat.groups or depth > 8:
+        return None
+    rest = flat.without_group(0)
+    out: list[Any] = []
+    for branch in flat.groups[0].branches:
+        values = _finite(merge(rest, flatten(branch)), depth + 1)
+        if values is None:
+            return None
+        out.extend(v for v in values if v not in out)
+    return out
 
 
 def _dedupe(changes: list[Change]) -> list[Change]:
@@ -364,8 +388,8 @@ def compare(
         try:
             required = next_version(base.version, bump)
             ok = at_least(head.version, required) if head.version is not None else False
-        except ValueError as exc:
-            raise GateError(str(exc)) from None
+        except ValueError:
+            required, ok = None, None  # --check-version reports it; the verdict stands without
     return Verdict(
         base_label=base.label,
         head_label=head.label,

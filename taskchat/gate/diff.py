@@ -192,8 +192,11 @@ def _strings(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
             out.append(Change(path, "pattern narrowed", Effect.NARROWS, f"{detail}; judged by sampling"))
         elif effect == "widens":
             out.append(Change(path, "pattern widened", Effect.WIDENS, f"{detail}; judged by sampling"))
-        else:
+        elif effect == "both":
             out.append(Change(path, "pattern changed", Effect.BOTH, detail))
+        else:
+            out.append(Change(path, "pattern rewritten", Effect.NONE,
+                              f"{detail}; sampling found no string one accepts and the other refuses"))
     else:
         _set_keyword("pattern", list(a.patterns), list(b.patterns), path, out)
     _set_keyword("format", list(a.formats), list(b.formats), path, out)

@@ -134,7 +134,12 @@ def load_rev(repo: Path, rev: str, subdir: str = "schemas") -> SchemaTree:
     label = f"{rev} ({subdir}/)"
     if rev.startswith("-"):
         raise GateError(f"{rev!r} is not a revision")
-    commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+    try:
+        commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+    except GateError:
+        raise GateError(
+            f"{rev!r} is neither a directory nor a git revision of {repo.resolve()}"
+        ) from None
     archive = _git(repo, "archive", "--format=tar", commit, "--", subdir)
     raw: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:

@@ -216,12 +216,15 @@ def _sample(pattern: str, rng: random.Random, length: int | None) -> str | None:
 def escapes(pattern: str, other: str, seed: int = 0, count: int = 48) -> list[str]:
     """Strings sampled from ``pattern`` that ``other`` does not match (bounded, deterministic)."""
     rng = random.Random(seed)
-    samples = [sample(pattern, rng) for _ in range(count)]
-    samples += [sample(pattern, rng, length=n) for n in range(1, 13)]
+    found = [sample(pattern, rng) for _ in range(count)]
+    found += [sample(pattern, rng, length=n) for n in range(1, 13)]
+    samples = [s for s in found if s is not None]
+    # where anchors and white space differ between two spellings of "the same" pattern
+    samples += [m for s in samples[:8] for m in (s + "\n", "\n" + s, s + " ", " " + s, s.upper(), s.lower())]
     out: list[str] = []
     for s in samples:
         try:
-            if s is not None and re.search(other, s) is None and s not in out:
+            if re.search(pattern, s) and re.search(other, s) is None and s not in out:
                 out.append(s)
         except re.error:
             return []

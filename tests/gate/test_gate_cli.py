@@ -207,3 +207,25 @@ def test_unreadable_schemas_cannot_run(schema_copies: Copies, capsys: pytest.Cap
     code, _, err = gate(capsys, base, head)
     assert code == 2
     assert "defs/role.json is not valid JSON" in err
+
+
+def test_unresolvable_reference_cannot_run(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    edit(head / "client-to-server/typing_stop.json",
+         lambda d: d["properties"]["taskId"].update({"$ref": "../defs/nowhere.json"}))
+    code, _, err = gate(capsys, base, head)
+    assert code == 2
+    assert "nowhere.json" in err
+
+
+def test_check_version_needs_a_semantic_version(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    edit(head / "index.json", lambda d: d.update(version="next"))
+    code, report, _ = gate(capsys, base, head)
+    assert code == 0 and report["requiredBump"] == "patch"
+    code, _, err = gate(capsys, base, head, "--check-version")
+    assert code == 2 and "'next'" in err

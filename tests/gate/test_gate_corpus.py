@@ -129,6 +129,11 @@ CORPUS = [
          {"type": "string", "pattern": "Z$"}, "pattern narrowed", "B", "C"),
     Case("pattern-widened", {"type": "string", "pattern": "^[a-z]+$"},
          {"type": "string", "pattern": "^[a-z0-9]+$"}, "pattern widened", "C", "B"),
+    # Python's $ also matches before a final newline; (?![\s\S]) does not
+    Case("pattern-anchor-tightened", {"type": "string", "pattern": "(Z|z|\\+00:00)$"},
+         {"type": "string", "pattern": "(?:Z|z|\\+00:00)(?![\\s\\S])"}, "pattern narrowed", "B", "C"),
+    Case("pattern-rewritten-same-set", {"type": "string", "pattern": "^a\\s*$"},
+         {"type": "string", "pattern": "^a\\s*(?![\\s\\S])"}, "pattern rewritten", "C", "C"),
     Case("format-added", STR, {"type": "string", "format": "date-time"}, "format added", "B", "C"),
     Case("format-removed", {"type": "string", "format": "uri"}, STR, "format removed", "C", "B"),
     # items and prefixItems
