@@ -49,14 +49,25 @@ def _codes(rel: str) -> list[str]:
     return [branch["const"] for branch in _load(rel)["oneOf"]]
 
 
+def _http_only_codes(rel: str) -> dict[str, str]:
+    """The HTTP API's own codes (D21): the constant branch of defs/http-error-code.json."""
+    out: dict[str, str] = {}
+    for branch in _load(rel)["anyOf"]:
+        for const in branch.get("oneOf", ()):
+            out[const["const"]] = const["description"]
+    return out
+
+
 EVENT_ERROR_CODES: tuple[str, ...] = tuple(_codes(INDEX["errorCodes"]["event"]))
 AUTH_ERROR_CODES: tuple[str, ...] = tuple(_codes(INDEX["errorCodes"]["auth"]))
+HTTP_ONLY_ERROR_CODES: dict[str, str] = _http_only_codes(INDEX["errorCodes"]["http"])
 
 # Functional enums: members are the names in the JSON files, e.g. Event.SEND_MESSAGE ==
-# "send_message", ErrorCode.NOT_JOINED == "NOT_JOINED".
+# "send_message", ErrorCode.NOT_JOINED == "NOT_JOINED", ErrorCode.CONFLICT == "CONFLICT".
 Event = StrEnum("Event", {name.upper(): name for name in INDEX["events"]})  # type: ignore[misc]
 ErrorCode = StrEnum(  # type: ignore[misc]
-    "ErrorCode", {code: code for code in (*AUTH_ERROR_CODES, *EVENT_ERROR_CODES)}
+    "ErrorCode",
+    {code: code for code in (*AUTH_ERROR_CODES, *EVENT_ERROR_CODES, *HTTP_ONLY_ERROR_CODES)},
 )
 
 

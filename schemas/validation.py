@@ -71,7 +71,7 @@ class Violation:
         return f"{self.path}: {self.message}"
 
 
-_MAX_MESSAGE = 240
+_MAX_MESSAGE = 480
 
 
 def _short(text: str) -> str:
@@ -82,11 +82,36 @@ def _short(text: str) -> str:
     return f"{text[:half]}…({len(text) - 2 * half} characters)…{text[-half:]}"
 
 
+def _allowed(error: ValidationError) -> list[Any] | None:
+    """The values allowed where a choice of constants failed (an error code, through $ref, oneOf
+    and anyOf), so the user is told which codes exist; None for any other kind of failure."""
+    value = error.validator_value
+    if error.validator == "const":
+        return [value]
+    if error.validator == "enum":
+        return list(value)
+    if error.validator not in ("oneOf", "anyOf") or not isinstance(value, list):
+        return None
+    if all(isinstance(b, dict) and "const" in b for b in value):
+        return [b["const"] for b in value]
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    if len(by_branch) != len(value):
+        return None
+    allowed: list[Any] = []
+    for errs in by_branch.values():
+        found = _allowed(errs[0]) if len(errs) == 1 else None
+        if found is None:
+            return None
+        allowed += found
+    return allowed
+
+
 def _message(error: ValidationError) -> str:
-    branches = error.validator_value if error.validator in ("oneOf", "anyOf") else None
-    if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
-        allowed = ", ".join(repr(b["const"]) for b in branches)
-        return _short(f"{error.instance!r} is not one of {allowed}")
+    allowed = _allowed(error) if error.validator in ("oneOf", "anyOf") else None
+    if allowed:
+        return _short(f"{error.instance!r} is not one of {', '.join(map(repr, allowed))}")
     return _short(error.message)
 
 
@@ -110,7 +135,14 @@ def _best_leaves(error: ValidationError) -> Iterator[ValidationError]:
     depth = {i: max(len(e.absolute_path) for e in errs) for i, errs in meant.items()}
     best = max(meant, key=lambda i: (depth[i], -len(meant[i])))
     if len(meant) > 1 and depth[best] <= len(error.absolute_path):
-        yield error  # no branch got further than the others: the oneOf itself is the finding
+        # No branch got further. What every branch says (a required property they all need) is
+        # the finding; otherwise the oneOf itself is.
+        common = set.intersection(*({(e.json_path, e.message) for e in errs} for errs in meant.values()))
+        shared = [
+            e for e in meant[best]
+            if (e.json_path, e.message) in common and e.validator not in ("oneOf", "anyOf")
+        ]
+        yield from shared or [error]
         return
     for sub in meant[best]:
         yield from _best_leaves(sub)

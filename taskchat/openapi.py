@@ -13,14 +13,6 @@ OUTPUT = "docs/openapi.json"
 REF_BASE = "../schemas/"  # relative to docs/
 JSON = "application/json"
 
-# D21: the HTTP API's codes beyond the protocol's own. They exist in no schema (http/error.json
-# allows any upper-case code), so they are named here, once.
-HTTP_ONLY_CODES = {
-    "NOT_FOUND": "No such route.",
-    "METHOD_NOT_ALLOWED": "The route exists, but not with this method.",
-    "CONFLICT": "`POST /api/tasks` with the `taskId` of an existing task.",
-    "PAYLOAD_TOO_LARGE": "The request body is larger than the server accepts.",
-}
 
 DESCRIPTION = """\
 The reference server's HTTP API (CONTRACT §9): a health check, the admin API that drives the \
@@ -56,7 +48,7 @@ _STATUS_OF = {
 
 def _error_responses() -> dict[str, dict[str, Any]]:
     """One reusable response per D21 status, its ``code`` narrowed to what that status means."""
-    from schemas.protocol import AUTH_ERROR_CODES, ErrorCode
+    from schemas.protocol import AUTH_ERROR_CODES, HTTP_ONLY_ERROR_CODES, ErrorCode
 
     by_name: dict[str, tuple[str, list[str]]] = {
         "InvalidPayload": ("The body or a parameter fails its schema.",
@@ -66,9 +58,10 @@ def _error_responses() -> dict[str, dict[str, Any]]:
         "Forbidden": ("The token is valid but not allowed here (not an admin; not a member of "
                       "the task).", [ErrorCode.FORBIDDEN]),
         "NotFound": ("No such task, message (history's `before`) or route.",
-                     [ErrorCode.TASK_NOT_FOUND, ErrorCode.MESSAGE_NOT_FOUND, "NOT_FOUND"]),
-        "Conflict": (HTTP_ONLY_CODES["CONFLICT"], ["CONFLICT"]),
-        "PayloadTooLarge": (HTTP_ONLY_CODES["PAYLOAD_TOO_LARGE"], ["PAYLOAD_TOO_LARGE"]),
+                     [ErrorCode.TASK_NOT_FOUND, ErrorCode.MESSAGE_NOT_FOUND, ErrorCode.NOT_FOUND]),
+        "Conflict": (HTTP_ONLY_ERROR_CODES["CONFLICT"], [ErrorCode.CONFLICT]),
+        "PayloadTooLarge": (HTTP_ONLY_ERROR_CODES["PAYLOAD_TOO_LARGE"],
+                            [ErrorCode.PAYLOAD_TOO_LARGE]),
         "Internal": ("The server failed; the request changed nothing.", [ErrorCode.INTERNAL]),
     }
     out: dict[str, dict[str, Any]] = {}
@@ -135,7 +128,8 @@ def build() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {
                     JSON: {"schema": _ref("http/update_task.request.json")}}},
                 "responses": {
-                    "200": {"description": "Updated; `task_updated` was emitted."},
+                    "200": _json_body("http/task_updated.response.json",
+                                      "Updated; `task_updated` was emitted."),
                     **_errors(*with_body, "NotFound", "PayloadTooLarge", "Internal"),
                 },
                 "x-emits": [Event.TASK_UPDATED],
@@ -181,7 +175,8 @@ def build() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {
                     JSON: {"schema": _ref("http/notification.request.json")}}},
                 "responses": {
-                    "202": {"description": "Accepted; `task_notification` was emitted."},
+                    "202": _json_body("http/notification.response.json",
+                                      "Accepted; `task_notification` was emitted."),
                     **_errors(*with_body, "NotFound", "PayloadTooLarge", "Internal"),
                 },
                 "x-emits": [Event.TASK_NOTIFICATION],

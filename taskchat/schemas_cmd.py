@@ -224,13 +224,15 @@ def lint(index: dict[str, Any], files: dict[str, Any], base: str) -> list[str]:
     for key, rel in index.get("errorCodes", {}).items():
         need_file(f"errorCodes.{key}", rel)
     need_requirements("connect", connect.get("requirements", []))
+    for section in ("transport", "http"):
+        need_requirements(section, index.get(section, {}).get("requirements", []))
     areas = index.get("areas", {})
     for rid in requirements:
         if rid.split("-", 1)[0] not in areas:
             findings.append(f"index.json: requirement {rid} belongs to no area of index.areas")
         if rid not in carried:
             findings.append(
-                f"index.json: requirement {rid} is carried by no event and not by connect"
+                f"index.json: requirement {rid} is carried by no event and not by connect, transport or http"
             )
     return findings
 

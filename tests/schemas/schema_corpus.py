@@ -233,6 +233,10 @@ VALID: list[tuple[str, str, Any]] = [
     ("http/history.json", "page with a tombstone", HISTORY),
     ("http/health.json", "ok", {"status": "ok"}),
     ("http/error.json", "D21 code", HTTP_ERROR),
+    ("http/error.json", "protocol code", put(HTTP_ERROR, "$.error.code", "TASK_NOT_FOUND")),
+    (INDEX["connect"]["refused"], "D16: unknown namespace", {"message": "Invalid namespace"}),
+    ("http/task_updated.response.json", "task after a change", {"taskId": "t-1", "title": "Spec", "status": "done"}),
+    ("http/notification.response.json", "accepted", {"taskId": "t-1", "delivered": True}),
     ("http/create_task.request.json", "title only", {"title": "Write the spec"}),
     ("http/create_task.request.json", "with taskId", {"taskId": "t-1", "title": "Spec"}),
     ("http/task.json", "task", {"taskId": "t-1", "title": "Spec"}),
@@ -323,6 +327,11 @@ def _message_cases(schema: str, base: Any, at: str) -> list[Bad]:
             put(put(base, at, TOMBSTONE), m + "deleted_at", None), m + "deleted_at", "type"),
         Bad(schema, "is_deleted false with empty text",
             put(put(base, at, LIVE_HISTORY), m + "message", ""), m + "message", "minLength"),
+        Bad(schema, "is_deleted a string", put(put(base, at, LIVE_HISTORY), m + "is_deleted", "yes"),
+            m + "is_deleted", "const"),
+        Bad(schema, "a live message with deleted_at",
+            put(put(base, at, LIVE_HISTORY), m + "deleted_at", "2026-11-25T20:31:00.000Z"),
+            m + "deleted_at", "type"),
         Bad(schema, "deleted_at not UTC", put(put(base, at, LIVE_HISTORY), m + "deleted_at",
                                               "2026-11-25T20:29:29-05:00"),
             m + "deleted_at", "oneOf"),
@@ -351,8 +360,8 @@ def _url(url: str, why: str) -> Bad:
 
 def _ack_cases(schema: str, ok: dict[str, Any]) -> list[Bad]:
     return [
-        # without `ok` neither form is meant, so the ack as a whole is what fails
-        Bad(schema, "$ without ok", drop(ok, "$.ok"), "$", "oneOf"),
+        # without `ok` neither form is meant: what both forms need, `ok`, is what is reported
+        Bad(schema, "$ without ok", drop(ok, "$.ok"), "$", "required"),
         *_required_of(schema, ok, [k for k in ok if k != "ok"]),
         Bad(schema, "ok a string", {**ok, "ok": "true"}, "$.ok", "const"),
         Bad(schema, "ok:false without error", {"ok": False}, "$", "required"),
@@ -483,6 +492,8 @@ INVALID: list[Bad] = [
     *_ack_cases(ACK + "join_task.json", {"ok": True, "taskId": "t", "onlineUsers": [ONLINE]}),
     *_missing(ACK + "join_task.json", {"ok": True, "taskId": "t", "onlineUsers": [ONLINE]},
               "$.onlineUsers[0]"),
+    Bad(ACK + "join_task.json", "the joiner is missing from onlineUsers",
+        {"ok": True, "taskId": "t", "onlineUsers": []}, "$.onlineUsers", "minItems"),
     Bad(ACK + "join_task.json", "joinedAt not UTC", put(
         {"ok": True, "taskId": "t", "onlineUsers": [ONLINE]}, "$.onlineUsers[0].joinedAt",
         "2026-11-25T20:29:29+02:00"), "$.onlineUsers[0].joinedAt", "pattern"),
@@ -513,6 +524,8 @@ INVALID: list[Bad] = [
     *_missing(INDEX["connect"]["refused"], CONNECT_ERROR, "$.data"),
     Bad(INDEX["connect"]["refused"], "empty message", {**CONNECT_ERROR, "message": ""},
         "$.message", "minLength"),
+    Bad(INDEX["connect"]["refused"], "D16: the namespace refusal carries no data",
+        {"message": "Invalid namespace", "data": {}}, "$.data", "required"),
     Bad(INDEX["connect"]["refused"], "event code in a CONNECT_ERROR",
         put(CONNECT_ERROR, "$.data.code", "FORBIDDEN"), "$.data.code", "oneOf"),
     # HTTP bodies
@@ -526,7 +539,11 @@ INVALID: list[Bad] = [
     *_missing("http/error.json", HTTP_ERROR),
     *_missing("http/error.json", HTTP_ERROR, "$.error"),
     Bad("http/error.json", "lower-case code", put(HTTP_ERROR, "$.error.code", "not_found"),
-        "$.error.code", "pattern"),
+        "$.error.code", "anyOf"),
+    Bad("http/error.json", "an unknown code", put(HTTP_ERROR, "$.error.code", "TEAPOT"),
+        "$.error.code", "anyOf"),
+    *_missing("http/task_updated.response.json", {"taskId": "t-1", "title": "Spec"}),
+    *_missing("http/notification.response.json", {"taskId": "t-1", "delivered": False}),
     Bad("http/error.json", "empty message", put(HTTP_ERROR, "$.error.message", ""),
         "$.error.message", "minLength"),
     *_missing("http/create_task.request.json", {"title": "t"}),

@@ -53,8 +53,6 @@ def test_lint_finds_nothing_but_uncarried_requirements() -> None:
     assert findings == []
 
 
-@pytest.mark.xfail(strict=True, reason="index: TRANS, DATA-1/2/4, PERM-6/7, ERR-4/5, STORE, "
-                   "HTTP requirements are carried by no event nor connect (reported)")
 def test_every_requirement_is_carried_by_an_event_or_connect() -> None:
     assert [f for f in lint(INDEX, _files(), INDEX["schemaBase"])
             if "is carried by no event" in f] == []
