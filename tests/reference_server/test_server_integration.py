@@ -5,6 +5,7 @@ through the admin API. (Rule-by-rule checks over the network are the conformance
 from __future__ import annotations
 
 import queue
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,60 @@ def test_serve_announces_the_same_url_in_its_ready_file_and_stdout(tmp_path: Pat
     """(``running`` checks the ready file against the printed line.)"""
     with running(tmp_path) as srv:
         assert requests.get(srv.url + "/healthz", timeout=5).json() == {"status": "ok"}
+
+
+def test_demo_sets_up_a_task_whose_tokens_work(server: Server) -> None:
+    import subprocess
+
+    from server_process import CLI
+
+    out = subprocess.run([*CLI, "demo", "--url", server.url, "--jwt-secret", SECRET,
+                          "--task-id", "demo-test"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    tokens = dict(re.findall(r"^(\w+) +token: (\S+)$", out.stdout, re.MULTILINE))
+    assert set(tokens) == {"owner", "admin", "member", "viewer"}
+    assert 'io("' + server.url in out.stdout and "join_task" in out.stdout
+    sio = socketio.Client(reconnection=False)
+    sio.connect(server.url, auth={"token": tokens["viewer"]}, transports=["websocket"],
+                wait_timeout=TIMEOUT)
+    try:
+        ack = sio.call("join_task", "demo-test", timeout=TIMEOUT)
+        assert ack["ok"] is True
+        refused = sio.call("send_message", {"taskId": "demo-test", "message": "x"}, timeout=TIMEOUT)
+        assert refused["error"]["code"] == "FORBIDDEN"  # the viewer's token is a viewer's
+    finally:
+        sio.disconnect()
+
+
+def test_protocol_test_mode_serves_without_a_secret(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import time
+
+    from server_process import CLI
+
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen([*CLI, "serve", "--protocol-test-mode", "--port", "0", "--ready-file",
+                             str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        url = json.loads(ready.read_text())["url"]
+        r = requests.get(url + "/socket.io/?EIO=4&transport=polling", timeout=5)
+        assert r.status_code == 200 and r.text.startswith("0{")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_serve_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from server_process import CLI
+
+    env = {k: v for k, v in os.environ.items() if k != "TASKCHAT_JWT_SECRET"}
+    out = subprocess.run([*CLI, "serve", "--port", "0", "--db", ":memory:"], capture_output=True,
+                         text=True, timeout=30, env=env)
+    assert out.returncode == 2 and "--jwt-secret" in out.stderr
