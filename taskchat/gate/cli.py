@@ -20,7 +20,10 @@ class _Ordered(argparse.Action):
     """Keeps --allow and --reason in command-line order, so each reason finds its allowances."""
 
     def __call__(
-        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
         option_string: str | None = None,
     ) -> None:
         items = list(getattr(namespace, "allow_items", None) or [])
@@ -35,23 +38,51 @@ def register(sub: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--base", required=True, metavar="DIR|REV", help="the deployed version, e.g. origin/main")
+    p.add_argument(
+        "--base", required=True, metavar="DIR|REV", help="the deployed version, e.g. origin/main"
+    )
     p.add_argument("--head", metavar="DIR|REV", help="the proposed version (default: REPO/schemas)")
-    p.add_argument("--repo", type=Path, default=Path("."), help="git repository for revisions (default: .)")
-    p.add_argument("--report-dir", type=Path, help="where to write gate.json, junit.xml, table.txt "
-                   "(default: reports/gate-<timestamp>/)")
+    p.add_argument(
+        "--repo", type=Path, default=Path("."), help="git repository for revisions (default: .)"
+    )
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        help="where to write gate.json, junit.xml, table.txt (default: reports/gate-<timestamp>/)",
+    )
     p.add_argument("--no-report", action="store_true", help="write no report files")
-    p.add_argument("--json", action="store_true", help="print the JSON report to stdout instead of the table")
-    p.add_argument("--allow", action=_Ordered, const="allow", metavar="EVENT:CHANGE",
-                   help="accept a named breaking change on purpose (repeatable; EVENT and CHANGE "
-                   "may use * wildcards); needs a --reason")
-    p.add_argument("--reason", action=_Ordered, const="reason", metavar="TEXT",
-                   help="why: applies to the --allow options before it that have none yet")
-    p.add_argument("--check-version", action="store_true",
-                   help="fail when the head's index version is less than the change needs")
-    p.add_argument("--seed", type=int, default=0, help="seed of the counterexample search (default 0)")
-    p.add_argument("--budget", type=float, default=3.0,
-                   help="seconds of counterexample search per changed schema (default 3)")
+    p.add_argument(
+        "--json", action="store_true", help="print the JSON report to stdout instead of the table"
+    )
+    p.add_argument(
+        "--allow",
+        action=_Ordered,
+        const="allow",
+        metavar="EVENT:CHANGE",
+        help="accept a named breaking change on purpose (repeatable; EVENT and CHANGE "
+        "may use * wildcards); needs a --reason",
+    )
+    p.add_argument(
+        "--reason",
+        action=_Ordered,
+        const="reason",
+        metavar="TEXT",
+        help="why: applies to the --allow options before it that have none yet",
+    )
+    p.add_argument(
+        "--check-version",
+        action="store_true",
+        help="fail when the head's index version is less than the change needs",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the counterexample search (default 0)"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=3.0,
+        help="seconds of counterexample search per changed schema (default 3)",
+    )
     p.set_defaults(func=run, allow_items=[])
 
 

@@ -97,7 +97,9 @@ def _direction(tree: SchemaTree, event: str, spec: dict[str, Any]) -> Direction:
     try:
         return Direction(spec.get("direction"))
     except ValueError:
-        raise GateError(f"{tree.label}: event {event!r} has an unknown direction {spec.get('direction')!r}") from None
+        raise GateError(
+            f"{tree.label}: event {event!r} has an unknown direction {spec.get('direction')!r}"
+        ) from None
 
 
 def _need(tree: SchemaTree, rel: str, what: str) -> None:
@@ -142,7 +144,9 @@ class _Comparer:
 
     # ---- payload schemas ------------------------------------------------------------------
 
-    def schema(self, subject: str, event: str, part: str, reader: Reader, rel_a: str, rel_b: str) -> None:
+    def schema(
+        self, subject: str, event: str, part: str, reader: Reader, rel_a: str, rel_b: str
+    ) -> None:
         self.compared[subject] = travels(reader)
         fa = flatten(root_node(self.base.registry, self.base.uri(rel_a)))
         fb = flatten(root_node(self.head.registry, self.head.uri(rel_b)))
@@ -151,10 +155,20 @@ class _Comparer:
             return
         budget = min(self.options.budget, max(0.0, self.deadline - time.monotonic()))
         if reader is Reader.SERVER:
-            accept, refuse, fl_acc, fl_ref = self.base.validator(rel_a), self.head.validator(rel_b), fa, fb
+            accept, refuse, fl_acc, fl_ref = (
+                self.base.validator(rel_a),
+                self.head.validator(rel_b),
+                fa,
+                fb,
+            )
             way = ("base", "head")
         else:
-            accept, refuse, fl_acc, fl_ref = self.head.validator(rel_b), self.base.validator(rel_a), fb, fa
+            accept, refuse, fl_acc, fl_ref = (
+                self.head.validator(rel_b),
+                self.base.validator(rel_a),
+                fb,
+                fa,
+            )
             way = ("head", "base")
         focus = tuple(
             dict.fromkeys(
@@ -162,7 +176,9 @@ class _Comparer:
             )
         )
         found = (
-            search(accept, refuse, fl_acc, fl_ref, seed=self.options.seed, budget=budget, focus=focus)
+            search(
+                accept, refuse, fl_acc, fl_ref, seed=self.options.seed, budget=budget, focus=focus
+            )
             if budget > 0
             else []
         )
@@ -171,8 +187,18 @@ class _Comparer:
         for ch in changes:
             breaking = breaks(ch.effect, reader)
             any_breaking = any_breaking or breaking
-            f = Finding(subject, event, part, direction, reader.value, ch.name, ch.path,
-                        ch.effect.value, breaking, ch.detail)
+            f = Finding(
+                subject,
+                event,
+                part,
+                direction,
+                reader.value,
+                ch.name,
+                ch.path,
+                ch.effect.value,
+                breaking,
+                ch.detail,
+            )
             if breaking:
                 ce = best_for(ch.path, ch.detail, found)
                 if ce is None:
@@ -183,7 +209,11 @@ class _Comparer:
                 # judged equivalent by sampling; a counterexample from the search overrules that
                 ce = best_for(ch.path, "", found)
                 if ce is not None:
-                    f.breaking, f.effect, f.counterexample = True, Effect.BOTH.value, _ce_json(ce, way)
+                    f.breaking, f.effect, f.counterexample = (
+                        True,
+                        Effect.BOTH.value,
+                        _ce_json(ce, way),
+                    )
                     f.note = "the samples missed it, the counterexample search did not"
                     any_breaking = True
             self.findings.append(f)
@@ -192,9 +222,19 @@ class _Comparer:
             path = ce.refusals[0].path if ce.refusals else "$"
             effect = Effect.NARROWS if reader is Reader.SERVER else Effect.WIDENS
             self.findings.append(
-                Finding(subject, event, part, direction, reader.value, "accepted set changed", path,
-                        effect.value, True, "found by the counterexample search, not named by the diff",
-                        counterexample=_ce_json(ce, way))
+                Finding(
+                    subject,
+                    event,
+                    part,
+                    direction,
+                    reader.value,
+                    "accepted set changed",
+                    path,
+                    effect.value,
+                    True,
+                    "found by the counterexample search, not named by the diff",
+                    counterexample=_ce_json(ce, way),
+                )
             )
 
     # ---- declarations ---------------------------------------------------------------------
@@ -227,15 +267,20 @@ class _Comparer:
         if a.get("direction") != b.get("direction"):
             return False
         pa, pb = a.get("payload"), b.get("payload")
-        if not (isinstance(pa, str) and isinstance(pb, str) and self.base.has(pa) and self.head.has(pb)):
+        if not (
+            isinstance(pa, str) and isinstance(pb, str) and self.base.has(pa) and self.head.has(pb)
+        ):
             return False
+
         def body(tree: SchemaTree, rel: str) -> str:
             return canonical(strip_annotations(tree.files[rel]))
 
         return body(self.base, pa) == body(self.head, pb)
 
     def _event(self, name: str, direction: str, change: str, detail: str) -> None:
-        self.findings.append(event_finding(name, direction, change, breaking=EVENT_RULES[change], detail=detail))
+        self.findings.append(
+            event_finding(name, direction, change, breaking=EVENT_RULES[change], detail=detail)
+        )
 
     def _event_pair(self, name: str, a: dict[str, Any], b: dict[str, Any]) -> None:
         da, db = _direction(self.base, name, a), _direction(self.head, name, b)
@@ -243,7 +288,12 @@ class _Comparer:
             self._event(name, da.value, "direction changed", f"{da.value} → {db.value}")
             return
         if a.get("recipients") != b.get("recipients"):
-            self._event(name, da.value, "recipients changed", f"{a.get('recipients')} → {b.get('recipients')}")
+            self._event(
+                name,
+                da.value,
+                "recipients changed",
+                f"{a.get('recipients')} → {b.get('recipients')}",
+            )
         for gone in [e for e in a.get("emits", ()) if e not in b.get("emits", ())]:
             self._event(name, da.value, "emitted event removed", gone)
         for new in [e for e in b.get("emits", ()) if e not in a.get("emits", ())]:
@@ -286,7 +336,9 @@ class _Comparer:
         for kind in list(ea) + [k for k in eb if k not in ea]:
             subject = f"errorCodes.{kind}"
             if kind not in eb or kind not in ea:
-                change = "error code schema removed" if kind not in eb else "error code schema added"
+                change = (
+                    "error code schema removed" if kind not in eb else "error code schema added"
+                )
                 self._codes_finding(subject, change, "", direction)
                 continue
             codes_a = _codes(self.base, ea[kind])

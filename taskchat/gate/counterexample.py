@@ -98,6 +98,7 @@ def search(
     gen = Generator(hints, seed=seed, deadline=deadline)
     found: dict[str, Counterexample] = {}
     seen: set[str] = set()
+
     def targeted() -> Iterator[Any]:
         for path in focus:
             steps = parse_path(path)
@@ -158,6 +159,7 @@ def best_for(change_path: str, detail: str, found: list[Counterexample]) -> Coun
 
     ``found`` is smallest first, so among equally good matches the smallest wins.
     """
+
     def score(c: Counterexample) -> int:
         best = 0
         for r in c.refusals:

@@ -129,9 +129,18 @@ def _enum(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
     if not added and not removed:
         return
     if len(a.enum) == 1 and len(b.enum) == 1:
-        out.append(Change(path, "const changed", Effect.BOTH, f"{_show(a.enum[0])} → {_show(b.enum[0])}"))
+        out.append(
+            Change(path, "const changed", Effect.BOTH, f"{_show(a.enum[0])} → {_show(b.enum[0])}")
+        )
     elif added and removed:
-        out.append(Change(path, "enum changed", Effect.BOTH, f"added {_values(added)}; removed {_values(removed)}"))
+        out.append(
+            Change(
+                path,
+                "enum changed",
+                Effect.BOTH,
+                f"added {_values(added)}; removed {_values(removed)}",
+            )
+        )
     elif added:
         out.append(Change(path, "enum widened", Effect.WIDENS, f"added {_values(added)}"))
     else:
@@ -160,9 +169,17 @@ def _bounds(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
         elif vb is None:
             out.append(Change(path, f"{k} removed", Effect.WIDENS, f"was {va}"))
         elif (vb > va) == lower:
-            out.append(Change(path, f"{k} {'raised' if lower else 'lowered'}", Effect.NARROWS, f"{va} → {vb}"))
+            out.append(
+                Change(
+                    path, f"{k} {'raised' if lower else 'lowered'}", Effect.NARROWS, f"{va} → {vb}"
+                )
+            )
         else:
-            out.append(Change(path, f"{k} {'lowered' if lower else 'raised'}", Effect.WIDENS, f"{va} → {vb}"))
+            out.append(
+                Change(
+                    path, f"{k} {'lowered' if lower else 'raised'}", Effect.WIDENS, f"{va} → {vb}"
+                )
+            )
     _set_keyword(
         "multipleOf", [str(m) for m in a.multiple_of], [str(m) for m in b.multiple_of], path, out
     )
@@ -189,14 +206,24 @@ def _strings(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
         effect = judge_replacement(removed[0], added[0])
         detail = f"{removed[0]} → {added[0]}"
         if effect == "narrows":
-            out.append(Change(path, "pattern narrowed", Effect.NARROWS, f"{detail}; judged by sampling"))
+            out.append(
+                Change(path, "pattern narrowed", Effect.NARROWS, f"{detail}; judged by sampling")
+            )
         elif effect == "widens":
-            out.append(Change(path, "pattern widened", Effect.WIDENS, f"{detail}; judged by sampling"))
+            out.append(
+                Change(path, "pattern widened", Effect.WIDENS, f"{detail}; judged by sampling")
+            )
         elif effect == "both":
             out.append(Change(path, "pattern changed", Effect.BOTH, detail))
         else:
-            out.append(Change(path, "pattern rewritten", Effect.NONE,
-                              f"{detail}; sampling found no string one accepts and the other refuses"))
+            out.append(
+                Change(
+                    path,
+                    "pattern rewritten",
+                    Effect.NONE,
+                    f"{detail}; sampling found no string one accepts and the other refuses",
+                )
+            )
     else:
         _set_keyword("pattern", list(a.patterns), list(b.patterns), path, out)
     _set_keyword("format", list(a.formats), list(b.formats), path, out)
@@ -241,18 +268,32 @@ def _objects(a: Flat, b: Flat, path: str, depth: int, out: list[Change]) -> None
                 word = "property added" if name in b.required else "optional property added"
                 out.append(Change(at, word, Effect.WIDENS, f"{_closing_word(a)} was false"))
             elif is_trivial(old) and not is_trivial(new):
-                out.append(Change(at, "property added to open object", Effect.NARROWS,
-                                  "any value was accepted under this name"))
+                out.append(
+                    Change(
+                        at,
+                        "property added to open object",
+                        Effect.NARROWS,
+                        "any value was accepted under this name",
+                    )
+                )
             else:
                 out.extend(diff(old, new, at, depth + 1))
         else:
             old = flatten_all(a.properties[name])
             new_or_none = _unnamed(b, name)
             if new_or_none is None:
-                out.append(Change(at, "property removed", Effect.NARROWS, f"{_closing_word(b)} is false"))
+                out.append(
+                    Change(at, "property removed", Effect.NARROWS, f"{_closing_word(b)} is false")
+                )
             elif is_trivial(new_or_none) and not is_trivial(old):
-                out.append(Change(at, "property removed from open object", Effect.WIDENS,
-                                  "any value is now accepted under this name"))
+                out.append(
+                    Change(
+                        at,
+                        "property removed from open object",
+                        Effect.WIDENS,
+                        "any value is now accepted under this name",
+                    )
+                )
             else:
                 out.extend(diff(old, new_or_none, at, depth + 1))
     for name in b.required:
@@ -261,18 +302,40 @@ def _objects(a: Flat, b: Flat, path: str, depth: int, out: list[Change]) -> None
     for name in a.required:
         if name not in b.required:
             out.append(Change(path, "required property removed", Effect.WIDENS, name))
-    for pat in list(a.pattern_properties) + [p for p in b.pattern_properties if p not in a.pattern_properties]:
+    for pat in list(a.pattern_properties) + [
+        p for p in b.pattern_properties if p not in a.pattern_properties
+    ]:
         at = f"{path}[/{pat}/]"
         if pat in a.pattern_properties and pat in b.pattern_properties:
-            out.extend(diff_nodes(a.pattern_properties[pat], b.pattern_properties[pat], at, depth + 1))
+            out.extend(
+                diff_nodes(a.pattern_properties[pat], b.pattern_properties[pat], at, depth + 1)
+            )
         elif pat in b.pattern_properties:
-            out.append(Change(at, "patternProperties added", Effect.BOTH if a.closed else Effect.NARROWS))
+            out.append(
+                Change(at, "patternProperties added", Effect.BOTH if a.closed else Effect.NARROWS)
+            )
         else:
-            out.append(Change(at, "patternProperties removed", Effect.BOTH if b.closed else Effect.WIDENS))
+            out.append(
+                Change(at, "patternProperties removed", Effect.BOTH if b.closed else Effect.WIDENS)
+            )
     if not a.closed and b.closed:
-        out.append(Change(path, f"{_closing_word(b)} closed", Effect.NARROWS, "unknown properties are now refused"))
+        out.append(
+            Change(
+                path,
+                f"{_closing_word(b)} closed",
+                Effect.NARROWS,
+                "unknown properties are now refused",
+            )
+        )
     elif a.closed and not b.closed:
-        out.append(Change(path, f"{_closing_word(a)} opened", Effect.WIDENS, "unknown properties are now accepted"))
+        out.append(
+            Change(
+                path,
+                f"{_closing_word(a)} opened",
+                Effect.WIDENS,
+                "unknown properties are now accepted",
+            )
+        )
     elif not a.closed and not b.closed and (a.additional or b.additional):
         out.extend(diff_nodes(a.additional, b.additional, f"{path}.*", depth + 1))
 
@@ -284,15 +347,23 @@ def _arrays(a: Flat, b: Flat, path: str, depth: int, out: list[Change]) -> None:
     elif b.items:
         out.append(Change(at, "items added", Effect.NARROWS, "array items are now constrained"))
     elif a.items:
-        out.append(Change(at, "items removed", Effect.WIDENS, "array items are no longer constrained"))
+        out.append(
+            Change(at, "items removed", Effect.WIDENS, "array items are no longer constrained")
+        )
     for i in range(max(len(a.prefix_items), len(b.prefix_items))):
         at = f"{path}[{i}]"
         if i < len(a.prefix_items) and i < len(b.prefix_items):
             out.extend(diff_nodes(a.prefix_items[i], b.prefix_items[i], at, depth + 1))
         elif i < len(b.prefix_items):
-            out.append(Change(at, "prefixItems added", Effect.NARROWS, f"item {i} is now constrained"))
+            out.append(
+                Change(at, "prefixItems added", Effect.NARROWS, f"item {i} is now constrained")
+            )
         else:
-            out.append(Change(at, "prefixItems removed", Effect.WIDENS, f"item {i} is no longer constrained"))
+            out.append(
+                Change(
+                    at, "prefixItems removed", Effect.WIDENS, f"item {i} is no longer constrained"
+                )
+            )
 
 
 def _branch_text(node: Node) -> str:
@@ -332,7 +403,11 @@ def _against_branches(
     best: tuple[int, list[Change]] | None = None
     for i, branch in enumerate(group.branches):
         merged = merge(rest, flatten(branch))
-        changes = diff(plain, merged, path, depth + 1) if appeared else diff(merged, plain, path, depth + 1)
+        changes = (
+            diff(plain, merged, path, depth + 1)
+            if appeared
+            else diff(merged, plain, path, depth + 1)
+        )
         if best is None or len(changes) < len(best[1]):
             best = (i, changes)
     assert best is not None
@@ -341,9 +416,13 @@ def _against_branches(
         if i == best[0]:
             continue
         if appeared:
-            out.append(Change(path, f"{group.kind} branch added", Effect.WIDENS, _branch_text(branch)))
+            out.append(
+                Change(path, f"{group.kind} branch added", Effect.WIDENS, _branch_text(branch))
+            )
         else:
-            out.append(Change(path, f"{group.kind} branch removed", Effect.NARROWS, _branch_text(branch)))
+            out.append(
+                Change(path, f"{group.kind} branch removed", Effect.NARROWS, _branch_text(branch))
+            )
     return out
 
 
@@ -373,9 +452,15 @@ def _groups(a: Flat, b: Flat, path: str, depth: int, out: list[Change]) -> None:
         for i, j in pairs:
             out.extend(diff(flatten(ga.branches[i]), flatten(gb.branches[j]), path, depth + 1))
         for j in only_b:
-            out.append(Change(path, f"{gb.kind} branch added", Effect.WIDENS, _branch_text(gb.branches[j])))
+            out.append(
+                Change(path, f"{gb.kind} branch added", Effect.WIDENS, _branch_text(gb.branches[j]))
+            )
         for i in only_a:
-            out.append(Change(path, f"{ga.kind} branch removed", Effect.NARROWS, _branch_text(ga.branches[i])))
+            out.append(
+                Change(
+                    path, f"{ga.kind} branch removed", Effect.NARROWS, _branch_text(ga.branches[i])
+                )
+            )
 
 
 def _conditionals(a: Flat, b: Flat, path: str, depth: int, out: list[Change]) -> None:
@@ -399,7 +484,14 @@ def _conditionals(a: Flat, b: Flat, path: str, depth: int, out: list[Change]) ->
             else:
                 for c in diff(flatten(na), flatten(nb), path, depth + 1):
                     suffix = f"in {word}"
-                    out.append(Change(c.path, c.name, c.effect, f"{c.detail} ({suffix})" if c.detail else suffix))
+                    out.append(
+                        Change(
+                            c.path,
+                            c.name,
+                            c.effect,
+                            f"{c.detail} ({suffix})" if c.detail else suffix,
+                        )
+                    )
 
 
 def _others(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
@@ -421,4 +513,6 @@ def _others(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
         elif vb is None:
             out.append(Change(path, f"{k} removed", Effect.WIDENS, ", ".join(va)))
         else:
-            out.append(Change(path, f"{k} changed", Effect.BOTH, f"{', '.join(va)} → {', '.join(vb)}"))
+            out.append(
+                Change(path, f"{k} changed", Effect.BOTH, f"{', '.join(va)} → {', '.join(vb)}")
+            )

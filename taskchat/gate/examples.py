@@ -50,7 +50,12 @@ FORMAT_GOOD: dict[str, tuple[str, ...]] = {
     "ipv6": ("2001:db8::1",),
 }
 FORMAT_BAD: dict[str, tuple[str, ...]] = {
-    "date-time": ("2026-11-25 20:29:29", "2026-11-25T20:29:29", "2026-13-45T99:99:99Z", "yesterday"),
+    "date-time": (
+        "2026-11-25 20:29:29",
+        "2026-11-25T20:29:29",
+        "2026-13-45T99:99:99Z",
+        "yesterday",
+    ),
     "date": ("2026-13-45", "25/11/2026"),
     "time": ("25:61:00",),
     "uri": ("not a uri", "example.com/file.txt", "javascript:alert(1)", "http://exa mple.com"),
@@ -147,7 +152,9 @@ def _inferred_types(flat: Flat) -> tuple[str, ...]:
         found.append("array")
     if flat.patterns or flat.formats or "minLength" in flat.bounds or "maxLength" in flat.bounds:
         found.append("string")
-    if any(k in flat.bounds for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+    if any(
+        k in flat.bounds for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    ):
         found.append("number")
     return tuple(found) or ("string", "integer", "boolean", "null", "object", "array")
 
@@ -335,7 +342,9 @@ class Generator:
             return self.nodes_positives(flat.additional, depth + 1)
         return ["text", 1, None, *self.hints.values[:4]]
 
-    def planted(self, flat: Flat, steps: list[Step], leaves: list[Any], depth: int = 0) -> list[Any]:
+    def planted(
+        self, flat: Flat, steps: list[Step], leaves: list[Any], depth: int = 0
+    ) -> list[Any]:
         """Valid-looking instances of ``flat`` carrying each of ``leaves`` at ``steps``.
 
         Deep changes (``$.attachments[*].name``) are proven by a value at exactly that place;
@@ -355,9 +364,7 @@ class Generator:
             else:
                 items = self._item_values(v, depth) or ["text"]
                 lo = int(v.bounds.get("minItems", 0))
-                head = [
-                    (self.nodes_positives(n, depth + 1) or [None])[0] for n in v.prefix_items
-                ]
+                head = [(self.nodes_positives(n, depth + 1) or [None])[0] for n in v.prefix_items]
                 i = arg if kind == "index" else len(head)
                 for x in inner:
                     arr = [*head[:i], x, *head[i + 1 :]]
@@ -392,7 +399,9 @@ class Generator:
         lists: list[list[Any]] = [self._wrong_types(flat)]
         if flat.enum is not None:
             known = {key(v) for v in flat.enum}
-            lists.append([v for v in [*self.hints.values, "zz-not-a-member"] if key(v) not in known])
+            lists.append(
+                [v for v in [*self.hints.values, "zz-not-a-member"] if key(v) not in known]
+            )
         else:
             for t in _inferred_types(flat):
                 if t == "string":
@@ -429,8 +438,19 @@ class Generator:
             out.extend(s for s in FORMAT_GOOD.get(f, ()) if not self._pattern_ok(s, flat))
         if flat.patterns and good:
             s = good[0]
-            mutations = [" " + s, s + " ", s.upper(), s.lower(), s[1:], s[:-1], "", " ", s + "\n",
-                         "!" + s, s.replace("https", "javascript").replace("http", "ftp")]
+            mutations = [
+                " " + s,
+                s + " ",
+                s.upper(),
+                s.lower(),
+                s[1:],
+                s[:-1],
+                "",
+                " ",
+                s + "\n",
+                "!" + s,
+                s.replace("https", "javascript").replace("http", "ftp"),
+            ]
             out.extend(m for m in mutations if not self._pattern_ok(m, flat))
         return out
 

@@ -20,18 +20,50 @@ if TYPE_CHECKING:
 
 ANNOTATIONS = frozenset(
     {
-        "$schema", "$id", "$anchor", "$dynamicAnchor", "$defs", "definitions", "$comment",
-        "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly",
-        "contentMediaType", "contentEncoding",
+        "$schema",
+        "$id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$defs",
+        "definitions",
+        "$comment",
+        "title",
+        "description",
+        "examples",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "contentMediaType",
+        "contentEncoding",
     }
 )
 LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
 UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties")
 HANDLED = frozenset(
     {
-        "$ref", "allOf", "type", "enum", "const", "required", "properties", "patternProperties",
-        "additionalProperties", "unevaluatedProperties", "items", "prefixItems", "pattern",
-        "format", "oneOf", "anyOf", "if", "then", "else", "not", *LOWER_BOUNDS, *UPPER_BOUNDS,
+        "$ref",
+        "allOf",
+        "type",
+        "enum",
+        "const",
+        "required",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "unevaluatedProperties",
+        "items",
+        "prefixItems",
+        "pattern",
+        "format",
+        "oneOf",
+        "anyOf",
+        "if",
+        "then",
+        "else",
+        "not",
+        *LOWER_BOUNDS,
+        *UPPER_BOUNDS,
     }
 )
 MAX_REF_DEPTH = 40
@@ -142,9 +174,7 @@ def _merge_types(a: frozenset[str] | None, b: frozenset[str] | None) -> frozense
     return frozenset(both)
 
 
-def _merge_enum(
-    a: tuple[Any, ...] | None, b: tuple[Any, ...] | None
-) -> tuple[Any, ...] | None:
+def _merge_enum(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
     if a is None:
         return b
     if b is None:
@@ -206,9 +236,7 @@ def _merge_prefix(
     a: tuple[tuple[Node, ...], ...], b: tuple[tuple[Node, ...], ...]
 ) -> tuple[tuple[Node, ...], ...]:
     n = max(len(a), len(b))
-    return tuple(
-        (a[i] if i < len(a) else ()) + (b[i] if i < len(b) else ()) for i in range(n)
-    )
+    return tuple((a[i] if i < len(a) else ()) + (b[i] if i < len(b) else ()) for i in range(n))
 
 
 def _const_branches(branches: list[Any]) -> tuple[Any, ...] | None:
@@ -288,13 +316,13 @@ def _own(node: Node) -> Flat:
         types=types,
         enum=enum,
         enum_source=source,
-        bounds={k: c[k] for k in (*LOWER_BOUNDS, *UPPER_BOUNDS) if isinstance(c.get(k), int | float)},
+        bounds={
+            k: c[k] for k in (*LOWER_BOUNDS, *UPPER_BOUNDS) if isinstance(c.get(k), int | float)
+        },
         multiple_of=(c["multipleOf"],) if "multipleOf" in c else (),
         required=tuple(c.get("required", ())),
         properties={k: (node.child(v),) for k, v in c.get("properties", {}).items()},
-        pattern_properties={
-            k: (node.child(v),) for k, v in c.get("patternProperties", {}).items()
-        },
+        pattern_properties={k: (node.child(v),) for k, v in c.get("patternProperties", {}).items()},
         additional=(node.child(add),) if add not in (None, False, True, {}) else (),
         closed_additional=add is False,
         closed_unevaluated=unev is False,
@@ -326,6 +354,15 @@ def is_trivial(flat: Flat) -> bool:
 
 
 __all__ = [
-    "Conditional", "Flat", "Group", "Node", "canonical", "flatten", "flatten_all", "is_trivial",
-    "merge", "root_node", "type_kinds",
+    "Conditional",
+    "Flat",
+    "Group",
+    "Node",
+    "canonical",
+    "flatten",
+    "flatten_all",
+    "is_trivial",
+    "merge",
+    "root_node",
+    "type_kinds",
 ]

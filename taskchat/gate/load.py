@@ -135,7 +135,9 @@ def load_rev(repo: Path, rev: str, subdir: str = "schemas") -> SchemaTree:
     if rev.startswith("-"):
         raise GateError(f"{rev!r} is not a revision")
     try:
-        commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        commit = (
+            _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        )
     except GateError:
         raise GateError(
             f"{rev!r} is neither a directory nor a git revision of {repo.resolve()}"

@@ -67,10 +67,6 @@ def _class(items: list[tuple[Any, Any]]) -> Pred:
     return pred
 
 
-def _never(ch: str) -> bool:
-    return False
-
-
 @functools.lru_cache(maxsize=256)
 def _parse(pattern: str) -> Any:
     return P.parse(pattern)
@@ -98,14 +94,15 @@ class _Walk:
         self.groups: dict[int, str] = {}
         self.allowed: dict[Any, list[str]] = {}
 
-    def char(self, pred: Pred, cache_key: Any = None) -> str:
-        allowed = self.allowed.get(cache_key) if cache_key is not None else None
+    def char(self, key: Any, make_pred: Callable[[], Pred]) -> str:
+        """One character of a class; the class's members are worked out once per walk."""
+        allowed = self.allowed.get(key)
         if allowed is None:
+            pred = make_pred()
             allowed = [ch for ch in ALPHABET if pred(ch)]
             if not allowed:
                 allowed = [ch for ch in _WIDER if pred(ch)][:8]
-            if cache_key is not None:
-                self.allowed[cache_key] = allowed
+            self.allowed[key] = allowed
         if not allowed:
             raise Unsupported("empty class")
         if self.fill:
@@ -119,14 +116,13 @@ class _Walk:
         if op is C.LITERAL:
             return chr(av)
         if op is C.NOT_LITERAL:
-            return self.char(lambda ch: ord(ch) != av)
+            return self.char(("not", av), lambda: lambda ch: ord(ch) != av)
         if op is C.ANY:
-            return self.char(lambda ch: ch != "\n")
+            return self.char("any", lambda: lambda ch: ch != "\n")
         if op is C.IN:
-            key = ("in", id(av))
-            return self.char(_class(av) if key not in self.allowed else _never, key)
+            return self.char(("in", id(av)), lambda: _class(av))
         if op is C.CATEGORY:
-            return self.char(_category(av), ("cat", av))
+            return self.char(("cat", av), lambda: _category(av))
         if op is C.AT or op in (C.ASSERT, C.ASSERT_NOT):
             return ""
         if op is C.SUBPATTERN:
@@ -180,6 +176,11 @@ def _fillable(body: Any) -> bool:
 
 
 def sample(pattern: str, rng: random.Random, length: int | None = None) -> str | None:
+    """A string ``re.search(pattern, s)`` finds, of ``length`` characters when one is asked for.
+
+    ``None`` when the pattern uses a construct this sampler does not know, or when the result
+    does not match (or not at the asked length): callers try other sources then.
+    """
     if length is not None:
         return _sample_length(pattern, length)  # no randomness when filling to a length
     return _sample(pattern, rng, None)
@@ -191,11 +192,6 @@ def _sample_length(pattern: str, length: int) -> str | None:
 
 
 def _sample(pattern: str, rng: random.Random, length: int | None) -> str | None:
-    """A string ``re.search(pattern, s)`` finds, of ``length`` characters when one is asked for.
-
-    ``None`` when the pattern uses a construct this sampler does not know, or when the result
-    does not match (or not at the asked length): callers try other sources then.
-    """
     try:
         parsed = _parse(pattern)
         shortest = _min_len(parsed)
@@ -220,7 +216,9 @@ def escapes(pattern: str, other: str, seed: int = 0, count: int = 48) -> list[st
     found += [sample(pattern, rng, length=n) for n in range(1, 13)]
     samples = [s for s in found if s is not None]
     # where anchors and white space differ between two spellings of "the same" pattern
-    samples += [m for s in samples[:8] for m in (s + "\n", "\n" + s, s + " ", " " + s, s.upper(), s.lower())]
+    samples += [
+        m for s in samples[:8] for m in (s + "\n", "\n" + s, s + " ", " " + s, s.upper(), s.lower())
+    ]
     out: list[str] = []
     for s in samples:
         try:
@@ -232,7 +230,7 @@ def escapes(pattern: str, other: str, seed: int = 0, count: int = 48) -> list[st
 
 
 def judge_replacement(old: str, new: str) -> str | None:
-    """"narrows", "widens" or "both" when sampling each pattern against the other shows it;
+    """ "narrows", "widens" or "both" when sampling each pattern against the other shows it;
     None when neither lets anything through (the sampler proves nothing then)."""
     lost = escapes(old, new)  # the old pattern accepted these, the new one refuses them
     gained = escapes(new, old)

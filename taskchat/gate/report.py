@@ -97,7 +97,9 @@ def junit(verdict: Verdict, check_version: bool = False) -> str:
     cases: dict[str, list[Finding]] = {s: [] for s in verdict.compared}
     for f in verdict.findings:
         cases.setdefault(f.subject, []).append(f)
-    suite = ET.Element("testsuite", name="taskchat gate", tests=str(len(cases) + int(check_version)))
+    suite = ET.Element(
+        "testsuite", name="taskchat gate", tests=str(len(cases) + int(check_version))
+    )
     failures = 0
     for subject, findings in cases.items():
         direction = verdict.compared.get(subject) or next((f.direction for f in findings), "event")
@@ -105,8 +107,9 @@ def junit(verdict: Verdict, check_version: bool = False) -> str:
         broken = [f for f in findings if f.fails]
         if broken:
             failures += 1
-            fail = ET.SubElement(case, "failure", message="; ".join(_what(f) for f in broken),
-                                 type="breaking change")
+            fail = ET.SubElement(
+                case, "failure", message="; ".join(_what(f) for f in broken), type="breaking change"
+            )
             fail.text = "\n".join(_finding_text(f) for f in broken)
         rest = [f for f in findings if not f.fails]
         if rest:
@@ -115,21 +118,31 @@ def junit(verdict: Verdict, check_version: bool = False) -> str:
         case = ET.SubElement(suite, "testcase", classname="gate.version", name="version")
         if verdict.version_ok is False:
             failures += 1
-            ET.SubElement(case, "failure", message=(
-                f"head version {verdict.head_version} is below {verdict.required_version} "
-                f"({verdict.bump.value} bump needed)"), type="version")
+            ET.SubElement(
+                case,
+                "failure",
+                message=(
+                    f"head version {verdict.head_version} is below {verdict.required_version} "
+                    f"({verdict.bump.value} bump needed)"
+                ),
+                type="version",
+            )
     suite.set("failures", str(failures))
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    )
 
 
 def _finding_text(f: Finding) -> str:
     text = f"[{_status(f)}] {f.subject} {f.path} {_what(f)} ({f.effect}; read by {f.reader})"
     if f.counterexample:
         ce = f.counterexample
-        text += (f"\n  counterexample: {_compact(ce['instance'], 2000)}"
-                 f"\n  accepted by {ce['acceptedBy']}, refused by {ce['refusedBy']} at "
-                 f"{ce['refusedAt']}: {ce['refusal']}")
+        text += (
+            f"\n  counterexample: {_compact(ce['instance'], 2000)}"
+            f"\n  accepted by {ce['acceptedBy']}, refused by {ce['refusedBy']} at "
+            f"{ce['refusedAt']}: {ce['refusal']}"
+        )
     elif f.note:
         text += f"\n  ({f.note})"
     if f.allowed:
@@ -145,7 +158,10 @@ def default_dir(root: Path | None = None) -> Path:
 def write(verdict: Verdict, directory: Path, check_version: bool = False) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     out = {
-        directory / "gate.json": json.dumps(to_json(verdict, check_version), indent=2, ensure_ascii=False) + "\n",
+        directory / "gate.json": json.dumps(
+            to_json(verdict, check_version), indent=2, ensure_ascii=False
+        )
+        + "\n",
         directory / "junit.xml": junit(verdict, check_version),
         directory / "table.txt": table(verdict, check_version),
     }

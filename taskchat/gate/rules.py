@@ -46,7 +46,9 @@ def reader_of(direction: Direction, part: str) -> Reader:
 
 def travels(reader: Reader) -> str:
     return (
-        Direction.CLIENT_TO_SERVER.value if reader is Reader.SERVER else Direction.SERVER_TO_CLIENT.value
+        Direction.CLIENT_TO_SERVER.value
+        if reader is Reader.SERVER
+        else Direction.SERVER_TO_CLIENT.value
     )
 
 
@@ -161,7 +163,9 @@ class Allowance:
     def parse(cls, text: str, reason: str) -> Allowance:
         event, sep, change = text.partition(":")
         if not sep or not event.strip() or not change.strip():
-            raise ValueError(f"--allow {text!r}: expected EVENT:CHANGE, e.g. 'send_message:required property added'")
+            raise ValueError(
+                f"--allow {text!r}: expected EVENT:CHANGE, e.g. 'send_message:required property added'"
+            )
         return cls(event.strip(), change.strip(), reason)
 
     def matches(self, finding: Finding) -> bool:

@@ -21,8 +21,20 @@ def gate(
     capsys: pytest.CaptureFixture[str], base: Path | str, head: Path | str, *extra: str
 ) -> tuple[int, Any, str]:
     """Run the gate with --json: exit code, the report (None when it could not run), stderr."""
-    code = main(["gate", "--base", str(base), "--head", str(head), "--json", "--no-report",
-                 "--budget", "1", *extra])
+    code = main(
+        [
+            "gate",
+            "--base",
+            str(base),
+            "--head",
+            str(head),
+            "--json",
+            "--no-report",
+            "--budget",
+            "1",
+            *extra,
+        ]
+    )
     captured = capsys.readouterr()
     return code, json.loads(captured.out) if captured.out.strip() else None, captured.err
 
@@ -51,7 +63,9 @@ def test_required_property_added_to_a_client_payload_fails_with_a_counterexample
     edit(head / "client-to-server/send_message.json", require_priority)
     code, report, _ = gate(capsys, base, head)
     assert code == 1
-    [f] = [f for f in _findings(report, "required property added") if f["subject"] == "send_message"]
+    [f] = [
+        f for f in _findings(report, "required property added") if f["subject"] == "send_message"
+    ]
     assert f["breaking"] and f["direction"] == "client-to-server"
     ce = f["counterexample"]
     assert (ce["acceptedBy"], ce["refusedBy"]) == ("base", "head")
@@ -60,7 +74,9 @@ def test_required_property_added_to_a_client_payload_fails_with_a_counterexample
     assert report["requiredBump"] == "major" and report["requiredVersion"] == "2.0.0"
 
 
-def test_removed_event_fails(schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_removed_event_fails(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, head = schema_copies()
     edit(head / "index.json", lambda d: d["events"].pop("typing_stop"))
     code, report, _ = gate(capsys, base, head)
@@ -73,8 +89,10 @@ def test_optional_property_added_to_a_closed_client_payload_passes(
     schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, head = schema_copies()
-    edit(head / "client-to-server/typing_start.json",
-         lambda d: d["properties"].update(draft={"type": "boolean"}))
+    edit(
+        head / "client-to-server/typing_start.json",
+        lambda d: d["properties"].update(draft={"type": "boolean"}),
+    )
     code, report, _ = gate(capsys, base, head)
     assert code == 0
     [f] = _findings(report, "optional property added")
@@ -101,10 +119,14 @@ def test_narrowed_server_enum_passes_and_widened_one_fails(
     assert (ce["acceptedBy"], ce["refusedBy"]) == ("head", "base")
 
 
-def test_table_shows_the_counterexample(schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_shows_the_counterexample(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, head = schema_copies()
-    edit(head / "server-to-client/member_changed.json",
-         lambda d: d["properties"]["action"]["enum"].append("transferred"))
+    edit(
+        head / "server-to-client/member_changed.json",
+        lambda d: d["properties"]["action"]["enum"].append("transferred"),
+    )
     code = main(["gate", "--base", str(base), "--head", str(head), "--no-report", "--budget", "1"])
     out = capsys.readouterr().out
     assert code == 1
@@ -118,18 +140,31 @@ def test_allow_accepts_a_named_break_and_records_why(
 ) -> None:
     base, head = schema_copies()
     edit(head / "index.json", lambda d: d["events"].pop("typing_stop"))
-    code, report, _ = gate(capsys, base, head, "--allow", "typing_stop:event removed",
-                        "--reason", "no deployed client sends it")
+    code, report, _ = gate(
+        capsys,
+        base,
+        head,
+        "--allow",
+        "typing_stop:event removed",
+        "--reason",
+        "no deployed client sends it",
+    )
     assert code == 0
     [f] = _findings(report, "event removed")
     assert f["breaking"] and f["allowed"] and f["reason"] == "no deployed client sends it"
     assert report["allowances"] == [
-        {"allow": "typing_stop:event removed", "reason": "no deployed client sends it", "matched": 1}
+        {
+            "allow": "typing_stop:event removed",
+            "reason": "no deployed client sends it",
+            "matched": 1,
+        }
     ]
     assert report["requiredBump"] == "minor"
 
 
-def test_allow_without_a_reason_cannot_run(schema_copies: Copies, capsys: pytest.CaptureFixture[str]) -> None:
+def test_allow_without_a_reason_cannot_run(
+    schema_copies: Copies, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, head = schema_copies()
     code, _, err = gate(capsys, base, head, "--allow", "typing_stop:event removed")
     assert code == 2
@@ -140,8 +175,10 @@ def test_check_version_fails_when_the_head_says_too_little(
     schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, head = schema_copies()
-    edit(head / "client-to-server/typing_start.json",
-         lambda d: d["properties"].update(draft={"type": "boolean"}))
+    edit(
+        head / "client-to-server/typing_start.json",
+        lambda d: d["properties"].update(draft={"type": "boolean"}),
+    )
     code, report, _ = gate(capsys, base, head, "--check-version")
     assert code == 1 and report["breaking"] == 0
     assert report["requiredVersion"] == "1.1.0" and report["versionOk"] is False
@@ -151,8 +188,13 @@ def test_check_version_fails_when_the_head_says_too_little(
     assert code == 0 and report["versionOk"] is True
 
 
-def test_reports_are_written(schema_copies: Copies, edit: Edit, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reports_are_written(
+    schema_copies: Copies,
+    edit: Edit,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     base, head = schema_copies()
     edit(head / "index.json", lambda d: d["events"]["user_left"].update(recipients="room"))
     monkeypatch.chdir(tmp_path)
@@ -168,14 +210,24 @@ def test_reports_are_written(schema_copies: Copies, edit: Edit, tmp_path: Path,
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-                        "PATH": "/usr/bin:/bin", "HOME": str(repo)})
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(repo),
+        },
+    )
 
 
-def test_git_revisions(schema_copies: Copies, edit: Edit, tmp_path: Path,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_git_revisions(
+    schema_copies: Copies, edit: Edit, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, _ = schema_copies()
     repo = tmp_path / "repo"
     (repo / "schemas").parent.mkdir()
@@ -183,8 +235,10 @@ def test_git_revisions(schema_copies: Copies, edit: Edit, tmp_path: Path,
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "schemas")
     _git(repo, "commit", "-q", "-m", "v1")
-    edit(repo / "schemas/client-to-server/send_message.json",
-         lambda d: d["properties"]["attachments"].update(maxItems=3))
+    edit(
+        repo / "schemas/client-to-server/send_message.json",
+        lambda d: d["properties"]["attachments"].update(maxItems=3),
+    )
     _git(repo, "commit", "-q", "-am", "fewer attachments")
 
     code, report, _ = gate(capsys, "HEAD~1", "HEAD", "--repo", str(repo))
@@ -201,7 +255,9 @@ def test_git_revisions(schema_copies: Copies, edit: Edit, tmp_path: Path,
     assert "no-such-rev" in err
 
 
-def test_unreadable_schemas_cannot_run(schema_copies: Copies, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_schemas_cannot_run(
+    schema_copies: Copies, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, head = schema_copies()
     (head / "defs/role.json").write_text("{ not json")
     code, _, err = gate(capsys, base, head)
@@ -213,8 +269,10 @@ def test_unresolvable_reference_cannot_run(
     schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, head = schema_copies()
-    edit(head / "client-to-server/typing_stop.json",
-         lambda d: d["properties"]["taskId"].update({"$ref": "../defs/nowhere.json"}))
+    edit(
+        head / "client-to-server/typing_stop.json",
+        lambda d: d["properties"]["taskId"].update({"$ref": "../defs/nowhere.json"}),
+    )
     code, _, err = gate(capsys, base, head)
     assert code == 2
     assert "nowhere.json" in err

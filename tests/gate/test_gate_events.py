@@ -31,7 +31,9 @@ def gate(schema_copies: Callable[[], tuple[Path, Path]], edit: Edit) -> Callable
 
 def _only(verdict: Verdict, change: str, subject: str | None = None) -> list[Any]:
     return [
-        f for f in verdict.findings if f.change == change and (subject is None or f.subject == subject)
+        f
+        for f in verdict.findings
+        if f.change == change and (subject is None or f.subject == subject)
     ]
 
 
@@ -63,7 +65,9 @@ def test_added_event_is_compatible_and_needs_a_minor_version(gate: Callable[...,
 
 
 def test_direction_change_breaks(gate: Callable[..., Verdict]) -> None:
-    v = gate({"index.json": lambda d: d["events"]["typing_stop"].update(direction="server-to-client")})
+    v = gate(
+        {"index.json": lambda d: d["events"]["typing_stop"].update(direction="server-to-client")}
+    )
     assert _only(v, "direction changed", "typing_stop")[0].breaking
 
 
@@ -134,6 +138,7 @@ def test_a_new_required_field_in_messages_is_compatible_for_clients(
 ) -> None:
     """defs/message.json (if/then/else, nullable oneOfs) gains a required is_pinned: every
     message clients read now always carries it, which old clients (open objects) accept."""
+
     def pin(d: Any) -> None:
         d["properties"]["is_pinned"] = {"type": "boolean"}
         d["required"].append("is_pinned")

@@ -19,7 +19,9 @@ from taskchat.gate.version import at_least, next_version
 
 TREE: SchemaTree = load_dir(SCHEMA_DIR)
 EVENT_SCHEMAS = sorted(
-    rel for rel in TREE.files if rel.split("/")[0] in ("client-to-server", "server-to-client", "acks", "connect")
+    rel
+    for rel in TREE.files
+    if rel.split("/")[0] in ("client-to-server", "server-to-client", "acks", "connect")
 )
 
 
