@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -204,6 +205,8 @@ def test_reports_are_written(
     report = json.loads((directory / "gate.json").read_text())
     assert report["exitCode"] == 1 and _findings(report, "recipients changed")
     junit = (directory / "junit.xml").read_text()
+    suite = ElementTree.fromstring(junit)
+    assert suite.get("failures") == "1"
     assert 'name="user_left"' in junit and "<failure" in junit and "recipients changed" in junit
     assert 'name="send_message"' in junit  # every compared event is a test case
     assert "recipients changed" in (directory / "table.txt").read_text()
@@ -287,3 +290,34 @@ def test_check_version_needs_a_semantic_version(
     assert code == 0 and report["requiredBump"] == "patch"
     code, _, err = gate(capsys, base, head, "--check-version")
     assert code == 2 and "'next'" in err
+
+
+def test_allow_patterns_take_wildcards_and_unused_ones_are_noted(
+    schema_copies: Copies, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = schema_copies()
+    edit(head / "defs/event-error-code.json", lambda d: d["oneOf"].append({"const": "TOO_LATE"}))
+    code = main(
+        [
+            "gate",
+            "--base",
+            str(base),
+            "--head",
+            str(head),
+            "--no-report",
+            "--budget",
+            "1",
+            "--allow",
+            "*:enum widened",
+            "--allow",
+            "errorCodes.*:error code added",
+            "--allow",
+            "user_left:recipients changed",
+            "--reason",
+            "clients default unknown codes",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "BREAKING" not in out and "allowed: clients default unknown codes" in out
+    assert "note: --allow user_left:recipients changed matched no breaking change" in out
