@@ -105,13 +105,13 @@ def _allowances(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     from taskchat.gate import report
     from taskchat.gate.compare import Options, compare
-    from taskchat.gate.load import GateError, load
+    from taskchat.gate.load import GateError, default_head, load
     from taskchat.gate.rules import Allowance
 
     try:
         allowances = [Allowance.parse(a, r) for a, r in _allowances(args.allow_items)]
         repo: Path = args.repo
-        head_spec = args.head if args.head is not None else str(repo / "schemas")
+        head_spec = args.head if args.head is not None else default_head(repo)
         base = load(args.base, repo)
         head = load(head_spec, repo)
         verdict = compare(base, head, allowances, Options(seed=args.seed, budget=args.budget))

@@ -142,19 +142,31 @@ def load_rev(repo: Path, rev: str, subdir: str = "schemas") -> SchemaTree:
         raise GateError(
             f"{rev!r} is neither a directory nor a git revision of {repo.resolve()}"
         ) from None
-    archive = _git(repo, "archive", "--format=tar", commit, "--", subdir)
+    # from the top of the checkout: git archive in a subdirectory archives only that subdirectory
+    top = Path(_git(repo, "rev-parse", "--show-toplevel").decode().strip())
+    archive = _git(top, "archive", "--format=tar", f"{commit}:{subdir}")
     raw: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar.getmembers():
             if not member.isfile() or not member.name.endswith(".json"):
                 continue
-            rel = PurePosixPath(member.name).relative_to(subdir).as_posix()
             extracted = tar.extractfile(member)
             if extracted is not None:
-                raw[rel] = extracted.read()
+                raw[PurePosixPath(member.name).as_posix()] = extracted.read()
     if not raw:
         raise GateError(f"{label}: no schemas at that revision")
     return _tree(label, raw)
+
+
+def default_head(repo: Path) -> str:
+    """The working tree's ``schemas/``: under ``repo``, else at the top of its git checkout."""
+    if (repo / "schemas").is_dir():
+        return str(repo / "schemas")
+    try:
+        top = _git(repo, "rev-parse", "--show-toplevel").decode().strip()
+    except GateError:
+        return str(repo / "schemas")
+    return str(Path(top) / "schemas")
 
 
 def load(spec: str, repo: Path) -> SchemaTree:

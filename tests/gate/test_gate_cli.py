@@ -250,6 +250,10 @@ def test_git_revisions(
     assert len(f["counterexample"]["instance"]["attachments"]) > 3
     assert report["base"]["source"].startswith("HEAD~1")
 
+    # from a subdirectory of the checkout, revisions still mean the top-level schemas/
+    code, report, _ = gate(capsys, "HEAD~1", "HEAD", "--repo", str(repo / "schemas" / "defs"))
+    assert code == 1 and _findings(report, "maxItems lowered")
+
     code, report, _ = gate(capsys, "HEAD", str(repo / "schemas"), "--repo", str(repo))
     assert code == 0 and report["findings"] == []
 

@@ -528,3 +528,16 @@ def test_a_narrowing_without_counterexample_is_still_reported_and_flagged(probe:
     assert finding.breaking
     assert finding.counterexample is None
     assert finding.note == "no counterexample found"
+
+
+def test_an_overlapping_oneOf_branch_narrows_and_the_search_says_so(probe: Any) -> None:
+    """Adding a branch reads as a widening, but oneOf refuses a value two branches match: short
+    strings, accepted before, are refused now. Only the counterexample search can tell."""
+    old = {"oneOf": [STR, {"type": "null"}]}
+    new = {"oneOf": [STR, {"type": "null"}, {"type": "string", "maxLength": 5}]}
+    verdict = probe(old, new, C2S)
+    [finding] = [f for f in verdict.findings if f.breaking]
+    assert finding.change == "accepted set changed"
+    assert finding.counterexample is not None
+    instance = finding.counterexample["instance"]
+    assert isinstance(instance, str) and len(instance) <= 5
