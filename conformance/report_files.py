@@ -34,7 +34,7 @@ def write_all(run: RunResult, directory: Path) -> dict[str, Path]:
     return paths
 
 
-def _finding_text(f: Finding) -> str:
+def finding_text(f: Finding) -> str:
     lines = [f"[{f.requirement}] expected: {f.expectation}", f"observed: {f.observed}"]
     if f.frames:
         lines.append("frames:")
@@ -69,14 +69,14 @@ def junit_xml(run: RunResult) -> bytes:
                 ET.SubElement(case, "skipped", message=c.skip_reason or "")
             elif c.findings and _is_should_only(c):
                 out = ET.SubElement(case, "system-out")
-                out.text = "WARNING (SHOULD)\n" + "\n\n".join(map(_finding_text, c.findings))
+                out.text = "WARNING (SHOULD)\n" + "\n\n".join(map(finding_text, c.findings))
             elif c.findings:
                 kind = "error" if c.status == "error" else "failure"
                 errors += kind == "error"
                 failures += kind == "failure"
                 el = ET.SubElement(case, kind, message="; ".join(
                     f"{f.requirement}: {f.expectation}" for f in c.findings)[:1000])
-                el.text = "\n\n".join(map(_finding_text, c.findings))
+                el.text = "\n\n".join(map(finding_text, c.findings))
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
         suite.set("skipped", str(skipped))

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jwt
+
 from taskchat.client.tokens import claims_of, mint_token
 
 # The user roles a run needs. "admin_api" is the token of the HTTP admin API (claim admin: true),
@@ -91,7 +93,10 @@ class Target:
             raise ConfigError(f"no token for role {role!r} (tokens.{role})") from None
 
     def user_id(self, role: str) -> str:
-        sub = claims_of(self.token(role)).get("sub")
+        try:
+            sub = claims_of(self.token(role)).get("sub")
+        except jwt.PyJWTError as exc:
+            raise ConfigError(f"tokens.{role} is not a JWT: {exc}") from None
         if not isinstance(sub, str):
             raise ConfigError(f"the {role!r} token has no string 'sub'")
         return sub
@@ -163,7 +168,9 @@ def load_target(config_path: Path | None, url: str | None, jwt_secret: str | Non
             raise ConfigError(f"tasks.{key} must be a non-empty string")
     adapter = data.get("adapter", "admin-api")
     if not isinstance(adapter, str) or not (adapter in ("admin-api", "none") or ":" in adapter):
-        raise ConfigError(f"adapter must be 'admin-api', 'none' or 'pkg.module:Class', got {adapter!r}")
+        raise ConfigError(
+            f"adapter must be 'admin-api', 'none' or 'pkg.module:Class', got {adapter!r}"
+        )
     restart = data.get("restart_command")
     if restart is not None and not isinstance(restart, str):
         raise ConfigError("restart_command must be a string (a shell command)")

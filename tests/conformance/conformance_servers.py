@@ -1,5 +1,5 @@
 """Servers for the conformance suite's own tests: the reference server with one rule broken
-(``faulty_server.py``), started like the embedded server but through the patching script."""
+(``conformance_faulty_server.py``), started like the embedded server but through the patching script."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class FaultyServer(EmbeddedServer):
     def command(self) -> list[str]:
         serve = super().command()
         start = serve.index("serve")
-        return [sys.executable, str(HERE / "faulty_server.py"), self.fault, *serve[start:]]
+        return [sys.executable, str(HERE / "conformance_faulty_server.py"), self.fault, *serve[start:]]
 
 
 @contextmanager

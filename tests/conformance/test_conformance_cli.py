@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from conformance_servers import faulty_server
 
 from taskchat.cli import main
-
-from .conftest import faulty_server
 
 
 def _closed_port() -> int:
@@ -62,3 +64,28 @@ def test_conformant_selection_is_exit_0(tmp_path: Path) -> None:
         code = main(["check", "--url", srv.url, "--jwt-secret", srv.jwt_secret,
                      "--only", "ROOM", "--report-dir", str(tmp_path)])
     assert code == 0
+
+
+def _pytest_conformance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    plugin = [] if any(e.name == "taskchat_conformance"
+                       for e in entry_points(group="pytest11")) else [
+        "-p", "conformance.pytest_plugin"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-p",
+         "no:cacheprovider", *plugin, *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_pytest_plugin_is_inert_without_options(tmp_path: Path) -> None:
+    done = _pytest_conformance(cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert " skipped" in done.stdout and "passed" not in done.stdout
+
+
+def test_pytest_plugin_fails_the_broken_check(tmp_path: Path) -> None:
+    with faulty_server("http_health_down") as srv:
+        done = _pytest_conformance("--server-url", srv.url, "--server-jwt-secret",
+                                   srv.jwt_secret, "-k", "http_api or rooms", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout
+    assert "1 failed" in done.stdout and "HTTP-1" in done.stdout
+    assert "test_check[http_api.healthz]" in done.stdout

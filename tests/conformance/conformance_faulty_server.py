@@ -1,6 +1,6 @@
 """The reference server with one rule broken, for showing that the suite catches it.
 
-Run as ``python faulty_server.py FAULT serve --port 0 ...``: it patches the one rule named by
+Run as ``python conformance_faulty_server.py FAULT serve --port 0 ...``: it patches the one rule named by
 FAULT from the outside, then serves exactly as ``taskchat serve`` does. Test-only code: the
 product has no switch for any of this.
 """

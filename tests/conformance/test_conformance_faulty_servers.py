@@ -6,12 +6,11 @@ import io
 from pathlib import Path
 
 import pytest
+from conformance_faulty_server import FAULTS
+from conformance_servers import faulty_server
 
 from conformance.results import FAIL
 from conformance.session import run_session
-
-from .conftest import faulty_server
-from .faulty_server import FAULTS
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

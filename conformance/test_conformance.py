@@ -1,0 +1,67 @@
+"""One pytest test per conformance check, for ``pytest --pyargs conformance --server-url …``.
+
+A MUST finding fails the test with the expectation, the observation and the frames; a finding
+against SHOULD requirements only is a warning; a check the target cannot run is skipped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.registry import all_checks
+from conformance.report_files import finding_text
+from conformance.results import ERROR, SKIP
+from conformance.runner import RunError, preflight, run_one
+from schemas import Level, requirement
+
+
+class ConformanceWarning(UserWarning):
+    """A SHOULD requirement is not met."""
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getoption(name)
+    except ValueError:  # the plugin is not loaded: nothing to check against
+        return None
+
+
+@pytest.fixture(scope="session")
+def conformance_target(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
+    from conformance.session import CannotRun, open_target
+
+    url = _option(request.config, "server_url")
+    config = _option(request.config, "server_config")
+    secret = _option(request.config, "server_jwt_secret")
+    if url is None and config is None:
+        pytest.skip("no --server-url or --server-config given")
+    try:
+        with open_target(None if url == "embedded" else url, secret,
+                         Path(config) if config else None) as target:
+            try:
+                control = preflight(target)
+            except RunError as exc:
+                pytest.fail(f"could not run: {exc}", pytrace=False)
+            yield target, control
+    except CannotRun as exc:
+        pytest.fail(f"could not run: {exc}", pytrace=False)
+
+
+@pytest.mark.parametrize("check_name", sorted(all_checks()))
+def test_check(check_name: str, conformance_target: tuple[Any, Any]) -> None:
+    target, control = conformance_target
+    result = run_one(all_checks()[check_name], target, control)
+    if result.status == SKIP:
+        pytest.skip(result.skip_reason or "skipped")
+    must = [f for f in result.findings
+            if f.requirement == "*" or requirement(f.requirement).level == Level.MUST]
+    if must or result.status == ERROR:
+        pytest.fail("\n\n".join(finding_text(f) for f in result.findings), pytrace=False)
+    for f in result.findings:
+        warnings.warn(ConformanceWarning(f"{f.requirement} (SHOULD): expected {f.expectation}; "
+                                         f"observed {f.observed}"), stacklevel=1)
