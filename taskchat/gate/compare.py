@@ -147,95 +147,78 @@ class _Comparer:
     def schema(
         self, subject: str, event: str, part: str, reader: Reader, rel_a: str, rel_b: str
     ) -> None:
+        """One payload or ack schema, judged for the side that reads it."""
         self.compared[subject] = travels(reader)
         fa = flatten(root_node(self.base.registry, self.base.uri(rel_a)))
         fb = flatten(root_node(self.head.registry, self.head.uri(rel_b)))
         changes = _dedupe(diff(fa, fb))
         if not changes and _closure(self.base, rel_a) == _closure(self.head, rel_b):
             return
+        found, way = self._counterexamples(reader, rel_a, rel_b, fa, fb, changes)
+        rows = [self._judge(subject, event, part, reader, ch, found, way) for ch in changes]
+        self.findings.extend(rows)
+        if found and not any(f.breaking for f in rows):
+            ce = found[0]
+            effect = Effect.NARROWS if reader is Reader.SERVER else Effect.WIDENS
+            self.findings.append(
+                Finding(
+                    subject, event, part, travels(reader), reader.value, "accepted set changed",
+                    ce.refusals[0].path if ce.refusals else "$", effect.value, True,
+                    "found by the counterexample search, not named by the diff",
+                    counterexample=_ce_json(ce, way),
+                )
+            )  # fmt: skip
+
+    def _counterexamples(
+        self, reader: Reader, rel_a: str, rel_b: str, fa: Flat, fb: Flat, changes: list[Change]
+    ) -> tuple[list[Counterexample], tuple[str, str]]:
+        """Payloads that break the reader: the server needs base-accepted payloads the head
+        refuses; clients need head-accepted payloads the base refuses."""
         budget = min(self.options.budget, max(0.0, self.deadline - time.monotonic()))
-        if reader is Reader.SERVER:
-            accept, refuse, fl_acc, fl_ref = (
-                self.base.validator(rel_a),
-                self.head.validator(rel_b),
-                fa,
-                fb,
-            )
-            way = ("base", "head")
-        else:
-            accept, refuse, fl_acc, fl_ref = (
-                self.head.validator(rel_b),
-                self.base.validator(rel_a),
-                fb,
-                fa,
-            )
-            way = ("head", "base")
+        if budget <= 0:
+            return [], ("", "")
+        base_v, head_v = self.base.validator(rel_a), self.head.validator(rel_b)
         focus = tuple(
             dict.fromkeys(
                 c.path for c in changes if breaks(c.effect, reader) or c.effect is Effect.NONE
             )
         )
-        found = (
-            search(
-                accept, refuse, fl_acc, fl_ref, seed=self.options.seed, budget=budget, focus=focus
-            )
-            if budget > 0
-            else []
-        )
-        direction = travels(reader)
-        any_breaking = False
-        for ch in changes:
-            breaking = breaks(ch.effect, reader)
-            any_breaking = any_breaking or breaking
-            f = Finding(
-                subject,
-                event,
-                part,
-                direction,
-                reader.value,
-                ch.name,
-                ch.path,
-                ch.effect.value,
-                breaking,
-                ch.detail,
-            )
-            if breaking:
-                ce = best_for(ch.path, ch.detail, found)
-                if ce is None:
-                    f.note = NO_COUNTEREXAMPLE
-                else:
-                    f.counterexample = _ce_json(ce, way)
-            elif ch.effect is Effect.NONE:
-                # judged equivalent by sampling; a counterexample from the search overrules that
-                ce = best_for(ch.path, "", found)
-                if ce is not None:
-                    f.breaking, f.effect, f.counterexample = (
-                        True,
-                        Effect.BOTH.value,
-                        _ce_json(ce, way),
-                    )
-                    f.note = "the samples missed it, the counterexample search did not"
-                    any_breaking = True
-            self.findings.append(f)
-        if found and not any_breaking:
-            ce = found[0]
-            path = ce.refusals[0].path if ce.refusals else "$"
-            effect = Effect.NARROWS if reader is Reader.SERVER else Effect.WIDENS
-            self.findings.append(
-                Finding(
-                    subject,
-                    event,
-                    part,
-                    direction,
-                    reader.value,
-                    "accepted set changed",
-                    path,
-                    effect.value,
-                    True,
-                    "found by the counterexample search, not named by the diff",
-                    counterexample=_ce_json(ce, way),
-                )
-            )
+        seed = self.options.seed
+        if reader is Reader.SERVER:
+            found = search(base_v, head_v, fa, fb, seed=seed, budget=budget, focus=focus)
+            return found, ("base", "head")
+        found = search(head_v, base_v, fb, fa, seed=seed, budget=budget, focus=focus)
+        return found, ("head", "base")
+
+    def _judge(
+        self,
+        subject: str,
+        event: str,
+        part: str,
+        reader: Reader,
+        ch: Change,
+        found: list[Counterexample],
+        way: tuple[str, str],
+    ) -> Finding:
+        breaking = breaks(ch.effect, reader)
+        f = Finding(
+            subject, event, part, travels(reader), reader.value, ch.name, ch.path,
+            ch.effect.value, breaking, ch.detail,
+        )  # fmt: skip
+        if breaking:
+            ce = best_for(ch.path, ch.detail, found)
+            if ce is None:
+                f.note = NO_COUNTEREXAMPLE
+            else:
+                f.counterexample = _ce_json(ce, way)
+        elif ch.effect is Effect.NONE:
+            # judged equivalent by sampling; a counterexample from the search overrules that
+            ce = best_for(ch.path, "", found)
+            if ce is not None:
+                f.breaking, f.effect = True, Effect.BOTH.value
+                f.counterexample = _ce_json(ce, way)
+                f.note = "the samples missed it, the counterexample search did not"
+        return f
 
     # ---- declarations ---------------------------------------------------------------------
 
