@@ -103,10 +103,16 @@ def _allowances(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskchat.gate import report
-    from taskchat.gate.compare import Options, compare
-    from taskchat.gate.load import GateError, default_head, load
-    from taskchat.gate.rules import Allowance
+    try:
+        # schemas.protocol (for its Direction enum) reads the working tree's index on import:
+        # a broken working tree is "cannot run", not a traceback
+        from taskchat.gate import report
+        from taskchat.gate.compare import Options, compare
+        from taskchat.gate.load import GateError, default_head, load
+        from taskchat.gate.rules import Allowance
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"taskchat gate: error: cannot load the protocol package: {exc}", file=sys.stderr)
+        return 2
 
     try:
         allowances = [Allowance.parse(a, r) for a, r in _allowances(args.allow_items)]
