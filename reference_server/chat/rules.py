@@ -23,7 +23,10 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Protocol
+
+from jsonschema.exceptions import best_match
 
 from reference_server.chat.effects import (
     DeleteMember,
@@ -46,7 +49,7 @@ from reference_server.chat.model import (
 from reference_server.chat.validators import fast_validator
 from schemas import ErrorCode, Event
 from schemas.protocol import Direction, events
-from schemas.validation import schema_for, validate
+from schemas.validation import schema_for
 
 
 class MessageLookup(Protocol):
@@ -175,9 +178,13 @@ class ChatRules:
                 sid, event, None, ErrorCode.INVALID_PAYLOAD,
                 f"{event} takes exactly one argument, got {len(args)}",
             )
-        if not self._validators[event].is_valid(payload):
-            problems = validate(self._schemas[event], payload)
-            text = str(problems[0]) if problems else "payload does not match the schema"
+        validator = self._validators[event]
+        if not validator.is_valid(payload):
+            # a bounded look at the errors: a 1 MB payload may hold a hundred thousand of them
+            worst = best_match(islice(validator.iter_errors(payload), 16))
+            text = f"{worst.json_path}: {worst.message}" if worst else "invalid payload"
+            if len(text) > 300:
+                text = text[:297] + "..."
             return self._refusal(sid, event, task_id, ErrorCode.INVALID_PAYLOAD, text)
         try:
             return handler(sock, payload, now)
@@ -518,8 +525,7 @@ class ChatRules:
 
 def _named_task(payload: object) -> str | None:
     """The taskId a request named, for the error event (D5), even when the payload is invalid."""
-    if isinstance(payload, str):
-        return payload
-    if isinstance(payload, dict) and isinstance(payload.get("taskId"), str):
-        return payload["taskId"]
+    task_id = payload.get("taskId") if isinstance(payload, dict) else payload
+    if isinstance(task_id, str) and 0 < len(task_id) <= 128:  # never echo a megabyte back
+        return task_id
     return None

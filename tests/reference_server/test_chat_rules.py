@@ -166,7 +166,7 @@ def test_join_refusals(h: Harness) -> None:
     h.connect("x", "stranger")
     refused(h.ev("x", Event.JOIN_TASK, "t1"), ErrorCode.FORBIDDEN, "join_task")
     refused(h.ev("x", Event.JOIN_TASK, "nope"), ErrorCode.TASK_NOT_FOUND, "join_task", "nope")
-    refused(h.ev("x", Event.JOIN_TASK, ""), ErrorCode.INVALID_PAYLOAD, "join_task", "")
+    refused(h.ev("x", Event.JOIN_TASK, ""), ErrorCode.INVALID_PAYLOAD, "join_task", None)
     refused(h.ev("x", Event.JOIN_TASK, {"taskId": "t1"}), ErrorCode.INVALID_PAYLOAD, "join_task")
     refused(h.ev("x", Event.JOIN_TASK, "t" * 129), ErrorCode.INVALID_PAYLOAD, "join_task", None)
 
@@ -238,6 +238,15 @@ def test_send_invalid_payload_changes_nothing(h: Harness, payload: object) -> No
     eff = h.ev("a", Event.SEND_MESSAGE, payload)
     refused(eff, ErrorCode.INVALID_PAYLOAD, "send_message", None)
     assert h.store.rows == {}
+
+
+def test_a_huge_invalid_payload_gets_a_short_error(h: Harness) -> None:
+    h.joined("a", "mem")
+    bad = {"taskId": "t1", "message": "x", "attachments": [{"url": "javascript:x"}] * 50_000}
+    err = emits(h.ev("a", Event.SEND_MESSAGE, bad))[0].payload
+    assert err["code"] == ErrorCode.INVALID_PAYLOAD and len(err["message"]) <= 300  # type: ignore[index]
+    err = emits(h.ev("a", Event.JOIN_TASK, "t" * 500_000))[0].payload
+    assert "taskId" not in err and len(err["message"]) <= 300  # type: ignore[index,operator]
 
 
 def test_send_text_limit_counts_code_points_after_trimming(h: Harness) -> None:
