@@ -181,7 +181,11 @@ class ChatRules:
         validator = self._validators[event]
         if not validator.is_valid(payload):
             # a bounded look at the errors: a 1 MB payload may hold a hundred thousand of them
-            worst = best_match(islice(validator.iter_errors(payload), 16))
+            errors = list(islice(validator.iter_errors(payload), 16))
+            # "unevaluated" is the echo of a failure inside an inlined $ref: name the cause
+            worst = best_match(
+                [e for e in errors if e.validator != "unevaluatedProperties"] or errors
+            )
             text = f"{worst.json_path}: {worst.message}" if worst else "invalid payload"
             if len(text) > 300:
                 text = text[:297] + "..."
