@@ -17,7 +17,7 @@ from taskchat.gate.compare import Options, Verdict, compare
 from taskchat.gate.load import SchemaTree
 
 Probe = Callable[..., Verdict]
-FAST = Options(seed=0, budget=1.0, total_budget=10.0)
+FAST = Options(seed=0, budget=5.0, total_budget=60.0)
 
 
 def _tree(label: str, schema: Any, direction: str, defs: dict[str, Any] | None) -> SchemaTree:

@@ -32,7 +32,7 @@ def gate(
             "--json",
             "--no-report",
             "--budget",
-            "1",
+            "5",
             *extra,
         ]
     )
@@ -128,7 +128,7 @@ def test_table_shows_the_counterexample(
         head / "server-to-client/member_changed.json",
         lambda d: d["properties"]["action"]["enum"].append("transferred"),
     )
-    code = main(["gate", "--base", str(base), "--head", str(head), "--no-report", "--budget", "1"])
+    code = main(["gate", "--base", str(base), "--head", str(head), "--no-report", "--budget", "5"])
     out = capsys.readouterr().out
     assert code == 1
     assert "BREAKING" in out and "member_changed" in out and "enum widened" in out
@@ -199,7 +199,7 @@ def test_reports_are_written(
     base, head = schema_copies()
     edit(head / "index.json", lambda d: d["events"]["user_left"].update(recipients="room"))
     monkeypatch.chdir(tmp_path)
-    code = main(["gate", "--base", str(base), "--head", str(head), "--budget", "1"])
+    code = main(["gate", "--base", str(base), "--head", str(head), "--budget", "5"])
     assert code == 1
     [directory] = (tmp_path / "reports").glob("gate-*")
     report = json.loads((directory / "gate.json").read_text())
@@ -310,7 +310,7 @@ def test_allow_patterns_take_wildcards_and_unused_ones_are_noted(
             str(head),
             "--no-report",
             "--budget",
-            "1",
+            "5",
             "--allow",
             "*:enum widened",
             "--allow",

@@ -13,7 +13,7 @@ from taskchat.gate.compare import Options, Verdict, compare
 from taskchat.gate.load import load_dir
 
 Edit = Callable[[Path, Callable[[Any], None]], None]
-FAST = Options(budget=1.0)
+FAST = Options(budget=5.0)
 
 
 @pytest.fixture
