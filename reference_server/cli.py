@@ -97,7 +97,8 @@ def run_serve(args: argparse.Namespace) -> int:
     )
 
     def ready(port: int) -> None:
-        url = f"http://{args.host}:{port}"
+        host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         if args.ready_file:
             _write_atomically(Path(args.ready_file), {"url": url, "pid": os.getpid()})
         print(f"taskchat: listening on {url}", flush=True)

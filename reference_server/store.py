@@ -174,11 +174,12 @@ class Store:
                 c.execute("ROLLBACK")
                 raise
 
-    def _committed(self, ticket: int) -> None:
+    def _committed(self, ticket: int, *, ok: bool = True) -> None:
         self.committed = max(self.committed, ticket)
         for mid in [mid for mid, (t, _m) in self._overlay.items() if t <= ticket]:
             _t, m = self._overlay.pop(mid)
-            self._remember(m)
+            if ok:  # a row that failed to commit must not be found later
+                self._remember(m)
             if m.get("client_message_id") is not None:
                 self._overlay_cid.pop((m["task_id"], m["user_id"], m["client_message_id"]), None)
 
@@ -199,6 +200,7 @@ class Store:
                 await wake.wait()
                 wake = trio.Event()
                 writes, ticket = self._take()
+                ok = True
                 if writes:
                     try:
                         # not abandoned on cancel: a commit in flight always finishes
@@ -206,7 +208,8 @@ class Store:
                     except Exception:
                         log.exception("commit of %d writes failed", len(writes))
                         self.failed.update(range(self.committed + 1, ticket + 1))
-                self._committed(ticket)
+                        ok = False
+                self._committed(ticket, ok=ok)
                 on_commit()
         finally:
             self._wakeup = None

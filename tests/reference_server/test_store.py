@@ -89,3 +89,23 @@ def test_group_commit_batches_what_arrives_while_a_commit_is_in_flight(tmp_path:
     assert s.count_messages() == 50
     assert len(commits) < 50  # 50 submits in one burst: far fewer transactions
     s.close()
+
+
+def test_a_failed_commit_is_reported_and_its_rows_are_not_found(tmp_path: Path) -> None:
+    s = Store(str(tmp_path / "f.sqlite3"))
+    s.submit([PutMessage(msg("m1", cid="c1"))])
+    s.commit_pending()
+    ticket = s.submit([PutMessage(msg("m2", cid="c1"))])  # the same client id: UNIQUE fails
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(s.run_committer, lambda: None)
+            with trio.fail_after(10):
+                while s.committed < ticket:
+                    await trio.sleep(0.005)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert ticket in s.failed
+    assert s.message("m2") is None and s.by_client_id("t1", "u1", "c1")["id"] == "m1"  # type: ignore[index]
+    s.close()
