@@ -7,6 +7,7 @@ the error-code sets. Structural changes are confirmed by counterexamples where o
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -412,7 +413,9 @@ def compare(
         c.events()
         c.connect()
         c.error_codes()
-    except (KeyError, TypeError, AttributeError, Unresolvable) as exc:
+    except re.error as exc:
+        raise GateError(f"a pattern does not compile: {exc.pattern!r}: {exc}") from exc
+    except (KeyError, TypeError, AttributeError, Unresolvable, RecursionError) as exc:
         raise GateError(f"cannot read the schemas: {type(exc).__name__}: {exc}") from exc
     apply_allowances(c.findings, allowances)
     differ = _trees_differ(base, head)

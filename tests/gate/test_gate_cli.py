@@ -325,3 +325,35 @@ def test_allow_patterns_take_wildcards_and_unused_ones_are_noted(
     assert code == 0
     assert "BREAKING" not in out and "allowed: clients default unknown codes" in out
     assert "note: --allow user_left:recipients changed matched no breaking change" in out
+
+
+@pytest.mark.parametrize(
+    ("rel", "change", "message"),
+    [
+        ("defs/display-name.json", lambda d: d.update(pattern="(unclosed"), "does not compile"),
+        (
+            "index.json",
+            lambda d: d["events"]["error"].update(payload="server-to-client/gone.json"),
+            "gone.json, which is not in the tree",
+        ),
+        (
+            "index.json",
+            lambda d: d["events"]["error"].update(direction="sideways"),
+            "unknown direction 'sideways'",
+        ),
+    ],
+    ids=["bad-pattern", "missing-payload-file", "unknown-direction"],
+)
+def test_broken_head_cannot_run(
+    rel: str,
+    change: Callable[[Any], None],
+    message: str,
+    schema_copies: Copies,
+    edit: Edit,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base, head = schema_copies()
+    edit(head / rel, change)
+    code, report, err = gate(capsys, base, head)
+    assert code == 2 and report is None
+    assert message in err
