@@ -58,6 +58,17 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _describe(value: Any) -> str:
+    """A long value in a few words: the table shows the payload, this says what is wrong."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} properties"
+    return "the value"
+
+
 def refusals(validator: Draft202012Validator, instance: Any) -> tuple[Refusal, ...]:
     """Why ``validator`` refuses ``instance``, deepest first (the branch that got furthest)."""
     leaves = [leaf for err in validator.iter_errors(instance) for leaf in _leaves(err)]
@@ -71,7 +82,8 @@ def refusals(validator: Draft202012Validator, instance: Any) -> tuple[Refusal, .
         seen.add(item)
         message = leaf.message
         if len(json.dumps(leaf.instance, default=str)) > 80:
-            message = f"fails {leaf.validator}: {_short(json.dumps(leaf.validator_value))}"
+            rule = _short(json.dumps(leaf.validator_value))
+            message = f"{_describe(leaf.instance)} fails {leaf.validator}: {rule}"
         out.append(Refusal(leaf.json_path, _short(message), str(leaf.validator)))
     return tuple(out)
 
