@@ -170,7 +170,8 @@ class ChatRules:
         sock = self._sockets[sid]
         handler = self._handlers.get(event)
         if handler is None:
-            return self._refusal(sid, event, None, ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
+            name = event[:128]  # echoed back: a client's megabyte name stays with the client
+            return self._refusal(sid, name, None, ErrorCode.UNKNOWN_EVENT, f"unknown event {name!r}")
         payload = args[0] if len(args) == 1 else _NO_PAYLOAD
         task_id = _named_task(payload)
         if payload is _NO_PAYLOAD:

@@ -419,6 +419,8 @@ def test_not_joined_is_refused_for_every_room_request(h: Harness) -> None:
 
 def test_unknown_events_including_server_event_names(h: Harness) -> None:
     h.connect("a", "mem")
+    eff = h.rules.handle_event("a", "x" * 100_000, [], h.now)
+    assert len(emits(eff)[0].payload["event"]) == 128  # type: ignore[index]
     for name in ("shout", Event.NEW_MESSAGE):
         eff = h.rules.handle_event("a", name, [{}], h.now)
         err, ack = eff
