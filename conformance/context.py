@@ -34,6 +34,7 @@ Payload = dict[str, Any]
 Predicate = Callable[[Any], bool]
 
 _MAX_FRAME = 600
+RATE_LIMIT_CHECK = "errors.rate_limit_slow"
 _MAX_FRAMES = 80
 
 
@@ -72,14 +73,35 @@ class Client:
 
     def call(self, event: str, *args: Any, req: str = "TRANS-10") -> Any:
         """The ack's payload; no ack within the timeout breaks ``req`` (by default TRANS-10)."""
-        try:
-            ack = self.conn.call(event, *args, timeout=self.ctx.target.timeouts.ack)
-        except AckTimeout as exc:
-            self.ctx.fail(req, f"an ack for {event} within the ack timeout", str(exc))
+        ack = self._call(event, args, req)
+        deadline = time.monotonic() + self._rate_window() + self.ctx.target.timeouts.ack
+        while self._rate_limited(ack) and time.monotonic() < deadline:
+            # A server that asks to slow down is not failing the check at hand: wait and retry.
+            # Only the rate-limit check itself (ERR-6) looks at RATE_LIMITED as a result.
+            self.wait(Event.ERROR, lambda p: p.get("code") == ErrorCode.RATE_LIMITED, req="ERR-1")
+            time.sleep(min(1.0, self._rate_window() / 5))  # no event tells when the window ends
+            ack = self._call(event, args, req)
         for violation in ack_violations(event, ack):
             self.ctx.finding("DATA-1", f"the {event} ack validates against its schema",
                              f"{violation} in {short(ack)}")
         return ack[0] if len(ack) == 1 else ack
+
+    def _call(self, event: str, args: tuple[Any, ...], req: str) -> list[Any]:
+        try:
+            return self.conn.call(event, *args, timeout=self.ctx.target.timeouts.ack)
+        except AckTimeout as exc:
+            self.ctx.fail(req, f"an ack for {event} within the ack timeout", str(exc))
+
+    def _rate_window(self) -> float:
+        limit = self.ctx.target.rate_limit
+        return limit.window if limit else 10.0
+
+    def _rate_limited(self, ack: list[Any]) -> bool:
+        if self.ctx.check.name == RATE_LIMIT_CHECK or len(ack) != 1:
+            return False
+        a = ack[0]
+        return (isinstance(a, dict) and a.get("ok") is False and isinstance(a.get("error"), dict)
+                and a["error"].get("code") == ErrorCode.RATE_LIMITED)
 
     def ok(self, event: str, *args: Any, req: str) -> Payload:
         ack = self.call(event, *args)

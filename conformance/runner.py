@@ -35,20 +35,22 @@ class RunError(RuntimeError):
 
 
 def preflight(target: Target) -> ControlAdapter | NoControl:
-    """Fail fast, with a reason, before any check runs."""
+    """Fail fast, with a reason, before any check runs: the server must answer at all, and the
+    control adapter must work (a wrong admin token is a configuration error, not 70 failures)."""
     url = f"{target.url}/socket.io/?EIO=4&transport=polling"
     try:
-        resp = requests.get(url, timeout=target.timeouts.connect)
+        requests.get(url, timeout=target.timeouts.connect)
     except requests.RequestException as exc:
         raise RunError(f"server unreachable at {target.url}: {exc}") from exc
-    if resp.status_code != 200 or not resp.text.startswith("0"):
-        raise RunError(
-            f"{url} is not an Engine.IO v4 endpoint: HTTP {resp.status_code} {resp.text[:200]!r}"
-        )
     try:
         control = load_adapter(target.adapter, target)
+        if not isinstance(control, NoControl):
+            control.create_task("conformance preflight", f"cf-{target.run_id}-preflight")
     except ControlError as exc:
-        raise RunError(str(exc)) from exc
+        raise RunError(
+            f"the control adapter {target.adapter!r} failed: {exc} (adapter = 'none' skips "
+            "the checks that need one)"
+        ) from exc
     return control
 
 

@@ -6,6 +6,7 @@ Shared by the command line and the pytest plugin, so both judge a server the sam
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,8 +31,10 @@ def open_target(url: str | None, jwt_secret: str | None, config: Path | None) ->
     if url is None and config is None:
         from taskchat.embedded import embedded_server
 
+        # hex, not token_urlsafe: a secret starting with "-" reads as an option to `serve`
+        secret = jwt_secret or secrets.token_hex(32)
         try:
-            srv_cm = embedded_server(jwt_secret=jwt_secret)
+            srv_cm = embedded_server(jwt_secret=secret)
             srv = srv_cm.__enter__()
         except Exception as exc:
             raise CannotRun(f"the embedded server did not start: {exc}") from exc

@@ -98,6 +98,7 @@ def generated_bad_payloads(ctx: Ctx) -> None:
     a = ctx.join("member", task)
     watcher = ctx.join("member2", task)
     msg = a.send(task, "the message the negatives point at")
+    before = _history_ids(ctx, task)
     budget_end = time.monotonic() + 8.0
     sent = 0
     for event, base in _base_payloads(task, msg, ctx.uid("c")).items():
@@ -121,6 +122,22 @@ def generated_bad_payloads(ctx: Ctx) -> None:
                         and e.args[0]["message"]["id"] in (marker["id"], msg["id"]))]
     ctx.expect(not changed, "ERR-4", f"none of the {sent} refused payloads changed anything",
                changed)
+    after = _history_ids(ctx, task)
+    if before is not None and after is not None:
+        ctx.expect([m[0] for m in after[:1]] == [marker["id"]] and after[1:] == before, "ERR-4",
+                   "history holds only the barrier message more, the target message untouched",
+                   {"before": before, "after": after})
+
+
+def _history_ids(ctx: Ctx, task: str) -> list[Any] | None:
+    """The stored messages as (id, text, deleted) when the target offers history."""
+    if not ctx.target.http_api:
+        return None
+    resp = ctx.history("member", task)
+    if resp.status_code != 200:
+        return None
+    return [(m.get("id"), m.get("message"), m.get("is_deleted", False))
+            for m in resp.json().get("messages", [])]
 
 
 @check("ERR-5")

@@ -9,6 +9,7 @@ import time
 import socketio
 
 from conformance.context import Ctx
+from conformance.observer import connect_violations
 from conformance.raw import Polling, RawWebSocket
 from conformance.registry import check
 from schemas import Event
@@ -47,6 +48,9 @@ def websocket_direct(ctx: Ctx) -> None:
         payload = json.loads(answer[2:])
         ctx.expect(isinstance(payload.get("sid"), str) and bool(payload["sid"]), "TRANS-8",
                    "the CONNECT payload carries a string sid", payload)
+        for violation in connect_violations("accepted", payload):
+            ctx.finding("DATA-1", "CONNECT validates against connect/connect_ok.json",
+                        f"{violation} in {answer}")
     # a request over this session works
     task = ctx.room("member")
     ws.send(f"420{json.dumps([Event.JOIN_TASK, task])}")

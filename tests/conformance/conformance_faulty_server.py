@@ -182,6 +182,34 @@ def http_health_down() -> None:
     http_api.HttpApi._route = route  # type: ignore[method-assign]
 
 
+def err_unknown_event_invalid() -> None:
+    """A SHOULD broken: an unknown event is refused as INVALID_PAYLOAD, not UNKNOWN_EVENT."""
+
+    def edit(_r: Any, _sid: str, _event: str, _args: list[Any], effects: Effects) -> Effects:
+        out = []
+        for e in effects:
+            if isinstance(e, Emit) and e.payload.get("code") == ErrorCode.UNKNOWN_EVENT:
+                e = dataclasses.replace(e, payload={**e.payload, "code": ErrorCode.INVALID_PAYLOAD})
+            if isinstance(e, Reply) and e.payload.get("error", {}).get("code") == "UNKNOWN_EVENT":
+                e = Reply({"ok": False, "error": {**e.payload["error"], "code": "INVALID_PAYLOAD"}})
+            out.append(e)
+        return out
+
+    _wrap_events(edit)
+
+
+def slow_but_correct() -> None:
+    """Not a fault: every client event takes 50 ms longer (the event loop stalls), which a
+    suite with fixed sleeps instead of event-driven waits would mistake for broken rules."""
+    import time
+
+    def edit(_r: Any, _sid: str, _event: str, _args: list[Any], effects: Effects) -> Effects:
+        time.sleep(0.05)
+        return effects
+
+    _wrap_events(edit)
+
+
 # fault -> the requirement the suite must then report broken
 FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "trans_no_max_payload": (trans_no_max_payload, "TRANS-1"),
@@ -197,11 +225,14 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "order_ack_first": (order_ack_first, "ORDER-2"),
     "store_oldest_first": (store_oldest_first, "STORE-2"),
     "http_health_down": (http_health_down, "HTTP-1"),
+    "err_unknown_event_invalid": (err_unknown_event_invalid, "ERR-5"),
 }
+EXTRA_PATCHES: dict[str, Callable[[], None]] = {"slow_but_correct": slow_but_correct}
 
 
 if __name__ == "__main__":
-    FAULTS[sys.argv[1]][0]()
+    patch = FAULTS[sys.argv[1]][0] if sys.argv[1] in FAULTS else EXTRA_PATCHES[sys.argv[1]]
+    patch()
     from taskchat.cli import main
 
     sys.exit(main(sys.argv[2:]))

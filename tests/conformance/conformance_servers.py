@@ -29,8 +29,8 @@ class FaultyServer(EmbeddedServer):
 @contextmanager
 def faulty_server(fault: str) -> Iterator[FaultyServer]:
     with tempfile.TemporaryDirectory(prefix="taskchat-faulty-") as tmp:
-        server = FaultyServer(workdir=Path(tmp), jwt_secret=secrets.token_urlsafe(32),
-                              fault=fault)
+        # hex: a secret starting with "-" (token_urlsafe can) reads as an option to `serve`
+        server = FaultyServer(workdir=Path(tmp), jwt_secret=secrets.token_hex(32), fault=fault)
         server.start()
         try:
             yield server

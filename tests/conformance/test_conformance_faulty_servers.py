@@ -4,27 +4,61 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conformance_faulty_server import FAULTS
 from conformance_servers import faulty_server
 
-from conformance.results import FAIL
+from conformance.results import FAIL, WARN
 from conformance.session import run_session
+from schemas import Level, areas, requirement
+
+MUST_FAULTS = sorted(f for f, (_, rid) in FAULTS.items() if requirement(rid).level == Level.MUST)
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_suite_reports_the_broken_requirement(fault: str, tmp_path: Path) -> None:
-    broken = FAULTS[fault][1]
+def _run(fault: str, tmp_path: Path, *, fast: bool = True, **select: Any) -> tuple[Any, str]:
     out = io.StringIO()
-    # short waits: the broken rule shows as something that never comes
-    config = tmp_path / "fast.toml"
-    config.write_text("[timeouts]\nevent = 1.5\nack = 1.5\nquiet = 0.2\n")
+    config = None
+    if fast:  # short waits: a broken rule shows as something that never comes
+        config = tmp_path / "fast.toml"
+        config.write_text("[timeouts]\nevent = 1.5\nack = 1.5\nquiet = 0.2\n")
     with faulty_server(fault) as srv:
         run = run_session(url=srv.url, jwt_secret=srv.jwt_secret, config=config,
-                          requirements=[broken], report_dir=tmp_path / "report", stream=out)
+                          report_dir=tmp_path / "report", stream=out, **select)
+    return run, out.getvalue()
+
+
+def test_one_fault_per_area() -> None:
+    assert {requirement(FAULTS[f][1]).area for f in MUST_FAULTS} == set(areas())
+
+
+@pytest.mark.parametrize("fault", MUST_FAULTS)
+def test_suite_reports_the_broken_requirement(fault: str, tmp_path: Path) -> None:
+    broken = FAULTS[fault][1]
+    run, out = _run(fault, tmp_path, requirements=[broken])
     failed = {r.id for r in run.requirements if r.status == FAIL}
-    assert broken in failed, out.getvalue()
+    assert broken in failed, out
     assert run.must_failed
     finding = next(f for r in run.requirements if r.id == broken for f in r.findings)
     assert finding.expectation and finding.observed
+
+
+def test_schema_violation_names_the_json_path(tmp_path: Path) -> None:
+    run, out = _run("data_local_time", tmp_path, requirements=["DATA-1"])
+    data1 = next(r for r in run.requirements if r.id == "DATA-1")
+    assert data1.status == FAIL, out
+    assert any("$.message.created_at" in f.observed and f.frames for f in data1.findings)
+
+
+def test_should_failure_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    run, out = _run("err_unknown_event_invalid", tmp_path, requirements=["ERR-5"])
+    status = {r.id: r.status for r in run.requirements}
+    assert status["ERR-5"] == WARN, out
+    assert not run.must_failed
+
+
+def test_slow_but_correct_server_passes(tmp_path: Path) -> None:
+    run, out = _run("slow_but_correct", tmp_path, fast=False, only=["ROOM", "PRES", "TYPE"],
+                    requirements=[])
+    assert not run.must_failed, out
