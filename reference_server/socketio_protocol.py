@@ -14,6 +14,7 @@ session (reason ``"parse error"``) and never raises out of the layer.
 from __future__ import annotations
 
 import json as _stdjson
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -227,6 +228,7 @@ class SocketIOConnection:
     __slots__ = (
         "_connect_deadline",
         "_partial",
+        "_send",
         "allowed",
         "engine",
         "namespaces",
@@ -239,8 +241,12 @@ class SocketIOConnection:
         *,
         namespaces: tuple[str, ...] | frozenset[str] = ("/",),
         connect_timeout: float = 45.0,
+        send: Callable[[tuple[OutPacket, ...]], bool] | None = None,
     ) -> None:
         self.engine = engine
+        # where replies go: the Engine.IO queue, or the transport's own send (which also
+        # wakes its writer)
+        self._send = send or engine.send_many
         self.allowed = frozenset(namespaces)
         self.namespaces: dict[str, _Namespace] = {}
         self._partial: _Packet | None = None  # a binary packet waiting for its attachments
@@ -349,7 +355,7 @@ class SocketIOConnection:
             if state is not None:
                 raise Malformed("CONNECT to a namespace already connected")
             if ns not in self.allowed:
-                self.engine.send(encode_connect_error(ns, INVALID_NAMESPACE))
+                self._send((encode_connect_error(ns, INVALID_NAMESPACE),))
                 return []
             self.namespaces[ns] = _Namespace()
             return [ConnectRequest(ns, pkt.data if pkt.data is not None else {})]
@@ -374,7 +380,7 @@ class SocketIOConnection:
         if state is None or state.state != CONNECTING or self.engine.closed:
             return False
         state.state = CONNECTED
-        return self.engine.send(encode_connect(namespace, sid))
+        return self._send((encode_connect(namespace, sid),))
 
     def refuse(self, namespace: str, payload: object) -> None:
         """Answer a pending CONNECT with CONNECT_ERROR."""
@@ -382,7 +388,7 @@ class SocketIOConnection:
         if state is None or state.state != CONNECTING:
             return
         del self.namespaces[namespace]
-        self.engine.send(encode_connect_error(namespace, payload))
+        self._send((encode_connect_error(namespace, payload),))
 
     def is_connected(self, namespace: str) -> bool:
         state = self.namespaces.get(namespace)
@@ -406,7 +412,7 @@ class SocketIOConnection:
             state.acks[ack_id] = owed - 1
         if state.state != CONNECTED:
             return False
-        return self.engine.send_many(pkts)
+        return self._send(pkts)
 
     def disconnect(self, namespace: str) -> bool:
         """Server-side disconnect of one namespace: sends DISCONNECT."""
@@ -414,5 +420,5 @@ class SocketIOConnection:
         if state is None:
             return False
         if state.state == CONNECTED:
-            self.engine.send(encode_disconnect(namespace))
+            self._send((encode_disconnect(namespace),))
         return True

@@ -147,11 +147,7 @@ class _Socket:
         self.opened_at = trio.current_time()
 
     def answer(self, ack_id: int, args: tuple[object, ...]) -> None:
-        conn = self.conn
-        if self.app.sio.send_ack(self.namespace, ack_id, args):
-            conn.wake()
-        elif conn.core.closed:
-            conn.kick()
+        self.app.sio.send_ack(self.namespace, ack_id, args)
 
     def end(self, reason: str) -> None:
         """The socket is disconnected (its handler loop finishes, then on_disconnect)."""
@@ -181,6 +177,7 @@ class _SioApp:
             trio.current_time(),
             namespaces=server.settings.namespaces,
             connect_timeout=server.settings.connect_timeout,
+            send=conn.send_many,
         )
         self.sockets: dict[str, _Socket] = {}
         self._capacity = Signal()
@@ -202,7 +199,6 @@ class _SioApp:
                 sock = self.sockets.pop(ev.namespace, None)
                 if sock is not None:
                     sock.end(REASON_CLIENT_DISCONNECT)
-        self.conn.wake()  # the layer may have queued a reply (CONNECT_ERROR)
 
     def _connect(self, namespace: str, auth: object) -> None:
         server = self.server
@@ -317,9 +313,7 @@ class SocketIOServer:
         if app.sockets.get(sock.namespace) is sock:
             del app.sockets[sock.namespace]
         sock.end(REASON_SERVER_DISCONNECT)
-        if app.sockets:
-            app.conn.wake()
-        else:
+        if not app.sockets:
             app.conn.close(REASON_SERVER_DISCONNECT, flush=True)
 
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
@@ -352,7 +346,6 @@ class SocketIOServer:
                 if app.sockets.get(sock.namespace) is sock:
                     del app.sockets[sock.namespace]
                 sock.end("refused")
-                app.conn.wake()
                 log.info(
                     "connect_refused sid=%s nsp=%s remote=%s",
                     ref.sid,
@@ -373,7 +366,6 @@ class SocketIOServer:
                 if sock.pending:
                     sock.conn.send_many(sock.pending)
                     sock.pending = []
-                app.conn.wake()
                 log.info(
                     "connect sid=%s nsp=%s transport=%s remote=%s",
                     ref.sid,

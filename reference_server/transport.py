@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
@@ -142,15 +143,37 @@ HttpCallback = Callable[
 
 
 class _WebSocket:
-    __slots__ = ("broken", "control", "reader_scope", "stream", "write_scope", "wsconn")
+    """One WebSocket. Its bytes go out either written at once by whoever sends (the fast path:
+    nothing is pending, so a non-blocking write keeps the order), or by the session task."""
 
-    def __init__(self, stream: trio.abc.Stream, wsconn: WsConnection) -> None:
+    __slots__ = (
+        "broken",
+        "busy",
+        "fd",
+        "raw",
+        "reader_scope",
+        "stream",
+        "write_scope",
+        "wsconn",
+    )
+
+    def __init__(self, stream: trio.SocketStream, wsconn: WsConnection) -> None:
         self.stream = stream
         self.wsconn = wsconn
-        self.control: list[bytes] = []  # pong replies to WebSocket pings, written first
+        self.fd = stream.socket.fileno()  # -1 once the stream may be closed
+        self.raw: list[bytes] = []  # bytes to write before the session's queue (a partial
+        # fast-path write, pong replies to WebSocket pings)
+        self.busy = False  # the session task holds bytes in flight
         self.broken = False  # a write was interrupted: no more frames may follow
         self.reader_scope: trio.CancelScope | None = None
         self.write_scope: trio.CancelScope | None = None
+
+    def write_now(self, buf: bytes) -> int:
+        """Write without waiting; returns how much went out (OSError if the socket broke)."""
+        try:
+            return os.write(self.fd, buf)
+        except BlockingIOError:
+            return 0
 
     def close_frame(self, code: int) -> bytes | None:
         try:
@@ -169,6 +192,7 @@ class EngineConnection:
         "_signal",
         "app",
         "core",
+        "dirty",
         "done",
         "path",
         "probe",
@@ -187,6 +211,7 @@ class EngineConnection:
         self.probe: _WebSocket | None = None  # a WebSocket probing an upgrade
         self._signal = Signal()  # the session task
         self._poll_signal = Signal()  # a pending polling GET
+        self.dirty = False  # waiting for the flusher
         self.done = trio.Event()
 
     @property
@@ -198,19 +223,48 @@ class EngineConnection:
         return self.core.transport
 
     def send(self, pkt: OutPacket) -> bool:
-        if self.core.send(pkt):
-            (self._signal if self.ws is not None else self._poll_signal).set()
+        return self.send_many((pkt,))
+
+    def send_many(self, pkts: tuple[OutPacket, ...] | list[OutPacket]) -> bool:
+        """Queue packets, in order after everything sent before; never blocks. False if closed
+        (or closed now as a slow consumer).
+
+        On WebSocket the transport's flusher writes what a connection got queued during one
+        scheduler pass with one write (an emit and the ack after it: one syscall)."""
+        if self.core.send_many(pkts):
+            if self.ws is None:
+                self._poll_signal.set()
+            elif not self.dirty:
+                self.dirty = True
+                transport = self.transport
+                transport._dirty.append(self)
+                transport._flush_signal.set()
             return True
         self.kick()
         return False
 
-    def send_many(self, pkts: tuple[OutPacket, ...] | list[OutPacket]) -> bool:
-        """Queue packets; never blocks. False if closed (or closed now as a slow consumer)."""
-        if self.core.send_many(pkts):
-            (self._signal if self.ws is not None else self._poll_signal).set()
-            return True
-        self.kick()
-        return False
+    def flush_now(self) -> None:
+        """Write what is queued without waiting (the flusher). What the socket does not take
+        at once is left to the session task, which waits until it is writable."""
+        self.dirty = False
+        ws = self.ws
+        core = self.core
+        if ws is None or core.state != eio.STATE_OPEN or ws.busy or ws.raw or ws.fd < 0:
+            self._signal.set()
+            return
+        pkts = core.take()
+        if not pkts:
+            return
+        buf = frame_of(pkts[0]) if len(pkts) == 1 else b"".join([frame_of(p) for p in pkts])
+        try:
+            n = ws.write_now(buf)
+        except OSError:
+            core.abort(eio.REASON_TRANSPORT_CLOSE)
+            self.kick()
+            return
+        if n < len(buf):
+            ws.raw.append(buf[n:] if n else buf)
+            self._signal.set()
 
     def wake(self) -> None:
         """Something was queued on the core directly: let the writer (or the poll) go."""
@@ -297,6 +351,8 @@ class Transport:
         self.cors_origin = cors_origin
         self.sessions: dict[str, EngineConnection] = {}
         self._nursery: trio.Nursery | None = None
+        self._dirty: list[EngineConnection] = []  # WebSocket sessions with packets to write
+        self._flush_signal = Signal()
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -310,11 +366,23 @@ class Transport:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                nursery.start_soon(self._flusher)
                 log.info("listening on %s:%d", self.host, port)
                 task_status.started(port)
                 await trio.serve_listeners(self._handle_tcp, listeners, handler_nursery=nursery)
         finally:
             self._nursery = None
+
+    async def _flusher(self) -> None:
+        """Write each WebSocket's queue once per scheduler pass: a broadcast is one write per
+        socket, with no task switch per socket."""
+        signal = self._flush_signal
+        while True:
+            await signal.wait()
+            dirty = self._dirty
+            self._dirty = []
+            for conn in dirty:
+                conn.flush_now()
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -342,11 +410,12 @@ class Transport:
         try:
             while not core.closed:
                 ws = conn.ws
-                if ws is not None and (core.queue or ws.control or core.state == eio.STATE_CLOSING):
+                if ws is not None and (core.queue or ws.raw or core.state == eio.STATE_CLOSING):
+                    ws.busy = True
                     pkts = core.take()
-                    if ws.control:
-                        buf = b"".join(ws.control)
-                        ws.control.clear()
+                    if ws.raw:
+                        buf = b"".join(ws.raw)
+                        ws.raw.clear()
                         if pkts:
                             buf += b"".join([frame_of(p) for p in pkts])
                     elif len(pkts) == 1:
@@ -355,6 +424,7 @@ class Transport:
                         buf = b"".join([frame_of(p) for p in pkts])
                     if buf and not await self._ws_write(conn, ws, buf):
                         break
+                    ws.busy = False
                     continue
                 deadline = min(core.next_deadline(), app.next_deadline())
                 if deadline > trio.current_time():
@@ -373,6 +443,14 @@ class Transport:
 
     async def _ws_write(self, conn: EngineConnection, ws: _WebSocket, buf: bytes) -> bool:
         """Write to the session's WebSocket; False (and the session closed) if that failed."""
+        try:
+            n = ws.write_now(buf)  # most writes complete at once: no cancel scope, no wait
+        except OSError:
+            conn.core.abort(eio.REASON_TRANSPORT_CLOSE)
+            return False
+        if n == len(buf):
+            return True
+        buf = buf[n:]
         with trio.move_on_after(self.write_timeout) as scope:
             ws.write_scope = scope
             ws.broken = True
@@ -769,9 +847,13 @@ class Transport:
         finally:
             if not probe or upgraded:
                 # the session's own WebSocket: the session task writes the close frame
+                if not conn.core.closed:
+                    conn.core.abort(REASON_SHUTDOWN)
+                    conn.kick()
                 with trio.CancelScope(shield=True) as scope:
                     scope.deadline = trio.current_time() + CLOSE_TIMEOUT * 2
                     await conn.done.wait()
+            ws.fd = -1  # the stream closes after this: no fast-path write may reach its fd
         if probe and not upgraded:
             conn.core.detach_probe()
             if conn.probe is ws:
@@ -855,7 +937,7 @@ class Transport:
                                 await stream.send_all(pong)
                                 ws.broken = False
                             else:
-                                ws.control.append(pong)
+                                ws.raw.append(pong)
                                 conn._signal.set()
                         elif isinstance(event, CloseConnection):
                             if probe:
