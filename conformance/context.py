@@ -211,7 +211,7 @@ class Ctx:
     # -- findings ---------------------------------------------------------------------------
 
     def finding(self, req: str, expectation: str, observed: str) -> Finding:
-        f = Finding(req, expectation, observed)
+        f = Finding(req, expectation, observed, t=round(time.monotonic() - self.t0, 4))
         with self._lock:
             self.findings.append(f)
         return f
@@ -223,7 +223,8 @@ class Ctx:
         return cond
 
     def fail(self, req: str, expectation: str, observed: Any) -> NoReturn:
-        raise CheckFailed(Finding(req, expectation, short(observed, 2000)))
+        raise CheckFailed(Finding(req, expectation, short(observed, 2000),
+                                  t=round(time.monotonic() - self.t0, 4)))
 
     def skip(self, reason: str) -> NoReturn:
         raise SkipCheck(reason)
@@ -387,7 +388,15 @@ class Ctx:
                 out.append({"socket": c.label, "direction": f.direction,
                             "t": round(f.t - self.t0, 4), "data": short(data)})
         out.sort(key=lambda f: f["t"])
-        return out[-_MAX_FRAMES:]
+        if len(out) <= _MAX_FRAMES:
+            return out
+        # a long check: the frames that led to each finding, and a few that came right after
+        keep: set[int] = set()
+        per = max(4, _MAX_FRAMES // max(1, len(self.findings)))
+        for x in self.findings:
+            upto = sum(1 for f in out if f["t"] <= x.t)
+            keep.update(range(max(0, upto - per + 3), min(len(out), upto + 3)))
+        return [out[i] for i in sorted(keep)][-_MAX_FRAMES * 2:]
 
     def close(self) -> None:
         for c in self.clients:

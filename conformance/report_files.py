@@ -11,6 +11,7 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, Finding, RunResult
 from schemas import Level, areas, requirement
@@ -35,12 +36,20 @@ def write_all(run: RunResult, directory: Path) -> dict[str, Path]:
 
 
 def finding_text(f: Finding) -> str:
-    lines = [f"[{f.requirement}] expected: {f.expectation}", f"observed: {f.observed}"]
-    if f.frames:
-        lines.append("frames:")
-        lines += [f"  {x['t']:>8.3f}s {x['socket']} {x['direction']}: {x['data']}"
-                  for x in f.frames]
-    return "\n".join(lines)
+    return f"[{f.requirement}] expected: {f.expectation}\nobserved: {f.observed}"
+
+
+def frames_text(frames: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{x['t']:>8.3f}s  {x['socket']:<14} {x['direction']:<8} {x['data']}"
+                     for x in frames)
+
+
+def check_text(c: CheckResult) -> str:
+    """A check's findings and then its frames, once."""
+    text = "\n\n".join(finding_text(f) for f in c.findings)
+    if c.frames:
+        text += "\n\nframes sent and received:\n" + frames_text(c.frames)
+    return text
 
 
 def _is_should_only(c: CheckResult) -> bool:
@@ -69,14 +78,14 @@ def junit_xml(run: RunResult) -> bytes:
                 ET.SubElement(case, "skipped", message=c.skip_reason or "")
             elif c.findings and _is_should_only(c):
                 out = ET.SubElement(case, "system-out")
-                out.text = "WARNING (SHOULD)\n" + "\n\n".join(map(finding_text, c.findings))
+                out.text = "WARNING (SHOULD)\n" + check_text(c)
             elif c.findings:
                 kind = "error" if c.status == "error" else "failure"
                 errors += kind == "error"
                 failures += kind == "failure"
                 el = ET.SubElement(case, kind, message="; ".join(
                     f"{f.requirement}: {f.expectation}" for f in c.findings)[:1000])
-                el.text = "\n\n".join(map(finding_text, c.findings))
+                el.text = check_text(c)
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
         suite.set("skipped", str(skipped))
@@ -135,11 +144,9 @@ def html_report(run: RunResult) -> str:
         for f in c.findings:
             out.append(f"<p><b>{_e(f.requirement)}</b> — expected: {_e(f.expectation)}<br>"
                        f"observed: <code>{_e(f.observed)}</code></p>")
-        if c.findings[0].frames:
-            frames = "\n".join(f"{x['t']:>8.3f}s  {x['socket']:<12} {x['direction']:<8} "
-                               f"{x['data']}" for x in c.findings[0].frames)
-            out.append(f"<details><summary>frames sent and received</summary><pre>{_e(frames)}"
-                       "</pre></details>")
+        if c.frames:
+            out.append("<details open><summary>frames sent and received</summary>"
+                       f"<pre>{_e(frames_text(c.frames))}</pre></details>")
     out.append("<h2>Checks</h2><table><tr><th>check</th><th>requirements</th><th>status</th>"
                "<th>time</th><th>note</th></tr>")
     for c in run.checks:

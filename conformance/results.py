@@ -17,7 +17,8 @@ class Finding:
     requirement: str
     expectation: str
     observed: str
-    frames: list[dict[str, Any]] = field(default_factory=list)
+    check: str = ""  # the check that found it, whose frames show it
+    t: float = 0.0  # seconds into the check: which frames to show with it
 
 
 @dataclass
@@ -33,6 +34,8 @@ class CheckResult:
     skip_reason: str | None = None
     # requirements the check did not reach because it stopped at an earlier failure
     unreached: list[str] = field(default_factory=list)
+    # the frames its sockets sent and received (kept when it found something)
+    frames: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,7 +92,7 @@ def summarize(checks: list[CheckResult]) -> list[RequirementResult]:
         if findings or errored:
             status = FAIL if req.level == Level.MUST else WARN
             findings = findings + [
-                Finding(rid, "the check runs to its end", f.observed, f.frames)
+                Finding(rid, "the check runs to its end", f.observed, c.name)
                 for c in errored
                 for f in c.findings
                 if f.requirement == "*"

@@ -115,10 +115,11 @@ def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -
         ctx.findings.clear()
     frames = ctx.frames() if ctx.findings else []
     for f in ctx.findings:
-        f.frames = frames
+        f.check = check.name
     unreached = [r for r in unreached if not any(f.requirement == r for f in ctx.findings)]
     return _result(check, status, duration=round(time.monotonic() - start, 3),
-                   findings=ctx.findings, skip_reason=skip_reason, unreached=unreached)
+                   findings=ctx.findings, skip_reason=skip_reason, unreached=unreached,
+                   frames=frames)
 
 
 def run_checks(

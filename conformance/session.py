@@ -8,9 +8,13 @@ from __future__ import annotations
 import contextlib
 import secrets
 import sys
+import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
+
+from jwt.warnings import InsecureKeyLengthWarning
 
 from conformance.registry import all_checks, select
 from conformance.report_files import default_dir, write_all
@@ -33,23 +37,44 @@ def open_target(url: str | None, jwt_secret: str | None, config: Path | None) ->
 
         # hex, not token_urlsafe: a secret starting with "-" reads as an option to `serve`
         secret = jwt_secret or secrets.token_hex(32)
-        try:
-            srv_cm = embedded_server(jwt_secret=secret)
-            srv = srv_cm.__enter__()
-        except Exception as exc:
-            raise CannotRun(f"the embedded server did not start: {exc}") from exc
-        try:
-            target = load_target(None, srv.url, srv.jwt_secret)
-            target.tokens["admin_api"] = srv.admin_token
-            target.restart_hook = srv.restart
-            yield target
-        finally:
-            srv_cm.__exit__(None, None, None)
+        with tempfile.TemporaryDirectory(prefix="taskchat-check-") as keydir:
+            private_pem, public_path = _rs256_key_pair(Path(keydir))
+            try:
+                srv_cm = embedded_server(jwt_secret=secret,
+                                         extra_args=["--jwt-public-key", str(public_path)])
+                srv = srv_cm.__enter__()
+            except Exception as exc:
+                raise CannotRun(f"the embedded server did not start: {exc}") from exc
+            try:
+                target = load_target(None, srv.url, srv.jwt_secret)
+                target.tokens["admin_api"] = srv.admin_token
+                target.restart_hook = srv.restart
+                target.rs256_private_key = private_pem
+                yield target
+            finally:
+                srv_cm.__exit__(None, None, None)
         return
     try:
         yield load_target(config, url, jwt_secret)
     except ConfigError as exc:
         raise CannotRun(f"bad configuration: {exc}") from exc
+
+
+def _rs256_key_pair(directory: Path) -> tuple[str, Path]:
+    """A key pair for the embedded server, so its run checks RS256 (AUTH-11) too."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_path = directory / "rs256-public.pem"
+    public_path.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private_pem, public_path
 
 
 def _check_selection(only: Sequence[str], requirements: Sequence[str]) -> None:
@@ -74,6 +99,8 @@ def run_session(
     verbose: bool = False,
     stream: TextIO = sys.stdout,
 ) -> RunResult:
+    # the server's secret is the server's business: PyJWT's advice on its length is noise here
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     _check_selection(only, requirements)
     checks = select(all_checks().values(), only, requirements, level)
     if not checks:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conformance.registry import all_checks
-from conformance.report_files import finding_text
+from conformance.report_files import check_text
 from conformance.results import ERROR, SKIP
 from conformance.runner import RunError, preflight, run_one
 from schemas import Level, requirement
@@ -61,7 +61,7 @@ def test_check(check_name: str, conformance_target: tuple[Any, Any]) -> None:
     must = [f for f in result.findings
             if f.requirement == "*" or requirement(f.requirement).level == Level.MUST]
     if must or result.status == ERROR:
-        pytest.fail("\n\n".join(finding_text(f) for f in result.findings), pytrace=False)
+        pytest.fail(check_text(result), pytrace=False)
     for f in result.findings:
         warnings.warn(ConformanceWarning(f"{f.requirement} (SHOULD): expected {f.expectation}; "
                                          f"observed {f.observed}"), stacklevel=1)

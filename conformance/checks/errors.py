@@ -147,15 +147,18 @@ def unknown_event(ctx: Ctx) -> None:
     a.refused("make_coffee", {"sugar": 2}, code=ErrorCode.UNKNOWN_EVENT, req="ERR-5")
 
 
-@check("ERR-6", exclusive=True)
+@check("ERR-6", "MSG-5", exclusive=True)
 def rate_limit_slow(ctx: Ctx) -> None:
-    """Sending faster than the limit is RATE_LIMITED; after the window sending works again.
-    (Runs alone: the limit is per user, and without a JWT secret the users are shared.)"""
+    """Sending faster than the limit is RATE_LIMITED; a retry of an acknowledged message is
+    still answered at the limit; after the window sending works again. (Runs alone when the
+    users are shared: the limit is per user.)"""
     limit = ctx.target.rate_limit
     count = limit.count if limit else 20
     window = limit.window if limit else 10.0
     task = ctx.room("member")
     a = ctx.join("member", task)
+    cid = ctx.uid("before-limit")
+    original = a.send(task, "acknowledged before the burst", clientMessageId=cid, req="MSG-5")
     refused_at = None
     for i in range(count * 3):
         ack = a.call(Event.SEND_MESSAGE, {"taskId": task, "message": f"burst {i}"})
@@ -167,6 +170,12 @@ def rate_limit_slow(ctx: Ctx) -> None:
     if refused_at is None:
         ctx.fail("ERR-6", f"a burst of {count * 3} messages is rate limited",
                  "every message was accepted")
+    retry = a.call(Event.SEND_MESSAGE, {"taskId": task, "message": "retry",
+                                        "clientMessageId": cid})
+    ctx.expect(isinstance(retry, dict) and retry.get("ok") is True
+               and retry.get("message", {}).get("id") == original["id"], "MSG-5",
+               "a repeated clientMessageId is answered with the original even at the limit",
+               retry)
     deadline = refused_at + window + ctx.target.timeouts.event
     while time.monotonic() < deadline:
         ack = a.call(Event.SEND_MESSAGE, {"taskId": task, "message": "after the window"})

@@ -79,7 +79,8 @@ def new_message_before_ack(ctx: Ctx) -> None:
             # rate limited (the users may be shared): not this check's business, try again
             time.sleep(min(1.0, window / 5))
         ctx.expect(seen["ok"] and seen["before"], "ORDER-2", "new_message arrives before the ack",
-                   f"ack {seen['ack']}; received when the ack came: {seen['names']}")
+                   f"ack {'ok' if seen['ok'] else seen['ack']} came when the socket had "
+                   f"received only {seen['names']}")
 
 
 def _send_watching_order(ctx: Ctx, a: Client, task: str, text: str) -> dict[str, Any]:

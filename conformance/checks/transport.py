@@ -9,7 +9,7 @@ import time
 import socketio
 
 from conformance.context import Ctx
-from conformance.observer import connect_violations
+from conformance.observer import ack_violations, connect_violations
 from conformance.raw import Polling, RawWebSocket
 from conformance.registry import check
 from schemas import Event
@@ -197,6 +197,7 @@ def one_ack_per_request(ctx: Ctx) -> None:
     for i, args in enumerate(requests_):
         ws.send(f"42{i + 10}{json.dumps(args)}")
     counts = dict.fromkeys(range(10, 10 + len(requests_)), 0)
+    acks: list[str] = []
     deadline = time.monotonic() + ctx.target.timeouts.ack
     while time.monotonic() < deadline and not all(counts.values()):
         frame = ws.recv(max(0.01, deadline - time.monotonic()))
@@ -204,6 +205,7 @@ def one_ack_per_request(ctx: Ctx) -> None:
             digits = frame[2:].split("[", 1)[0]
             if digits.isdigit() and int(digits) in counts:
                 counts[int(digits)] += 1
+                acks.append(frame)
     deadline = time.monotonic() + ctx.target.timeouts.quiet
     while (left := deadline - time.monotonic()) > 0:
         frame = ws.recv(left)
@@ -211,6 +213,13 @@ def one_ack_per_request(ctx: Ctx) -> None:
             digits = frame[2:].split("[", 1)[0]
             if digits.isdigit() and int(digits) in counts:
                 counts[int(digits)] += 1
+                acks.append(frame)
+    for frame in acks:
+        ack_id = int(frame[2:].split("[", 1)[0])
+        event = requests_[ack_id - 10][0]
+        for violation in ack_violations(event, json.loads(frame[2 + len(str(ack_id)):])):
+            ctx.finding("DATA-1", f"the {event} ack validates against its schema",
+                        f"{violation} in {frame}")
     for i, args in enumerate(requests_):
         ctx.expect(counts[i + 10] == 1, "TRANS-10", f"exactly one ACK for {args[0]} (id {i + 10})",
                    f"{counts[i + 10]} ACK packets")

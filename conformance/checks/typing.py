@@ -77,21 +77,27 @@ def send_stops_typing(ctx: Ctx) -> None:
 
 @check("TYPE-4")
 def typing_expires_slow(ctx: Ctx) -> None:
-    """The server ends a typing indicator by itself after the typing timeout."""
+    """The server ends a typing indicator by itself, the typing timeout after the user's last
+    typing_start (a second typing_start half-way through pushes the end back)."""
     task = ctx.room("member", "member2")
     a = ctx.join("member", task)
     b = ctx.join("member2", task)
     limit = ctx.target.timeouts.typing_timeout
     a.ok(Event.TYPING_START, {"taskId": task}, req="TYPE-1")
-    start = time.monotonic()
     b.wait(Event.USER_TYPING, req="TYPE-1")
+    # the stimulus is timed on purpose: the renewal must land inside the first timeout
+    time.sleep(limit / 2)
+    a.ok(Event.TYPING_START, {"taskId": task}, req="TYPE-1")
+    renewed = time.monotonic()
     b.wait(Event.USER_STOPPED_TYPING, req="TYPE-4",
-           what=f"user_stopped_typing about {limit:g}s after typing_start",
+           what=f"user_stopped_typing about {limit:g}s after the last typing_start",
            timeout=limit + ctx.target.timeouts.event)
-    waited = time.monotonic() - start
+    waited = time.monotonic() - renewed
     ctx.expect(waited >= limit * 0.8, "TYPE-4",
-               f"the indicator lasts the typing timeout ({limit:g}s)",
-               f"user_stopped_typing after {waited:.2f}s")
+               f"the indicator lasts the typing timeout ({limit:g}s) after the last typing_start",
+               f"user_stopped_typing {waited:.2f}s after the last typing_start")
+    ctx.expect(len(b.got(Event.USER_TYPING)) == 1, "TYPE-1",
+               "the renewing typing_start emits no second user_typing", b.got(Event.USER_TYPING))
 
 
 @check("TYPE-5", "PRES-2")
