@@ -203,6 +203,7 @@ class Ctx:
         self.clients: list[Client] = []
         self.raw_frames: list[dict[str, Any]] = []
         self.closers: list[Callable[[], None]] = []
+        self.notes: list[str] = []
         self._users: dict[str, User] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -225,6 +226,10 @@ class Ctx:
     def fail(self, req: str, expectation: str, observed: Any) -> NoReturn:
         raise CheckFailed(Finding(req, expectation, short(observed, 2000),
                                   t=round(time.monotonic() - self.t0, 4)))
+
+    def note(self, text: str) -> None:
+        """Something the report should say although nothing failed (a part not run)."""
+        self.notes.append(text)
 
     def skip(self, reason: str) -> NoReturn:
         raise SkipCheck(reason)

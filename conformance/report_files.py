@@ -76,6 +76,10 @@ def junit_xml(run: RunResult) -> bytes:
             if c.status == SKIP:
                 skipped += 1
                 ET.SubElement(case, "skipped", message=c.skip_reason or "")
+            if c.notes:
+                ET.SubElement(case, "system-out").text = "\n".join(c.notes)
+            if c.status == SKIP:
+                pass
             elif c.findings and _is_should_only(c):
                 out = ET.SubElement(case, "system-out")
                 out.text = "WARNING (SHOULD)\n" + check_text(c)
@@ -152,6 +156,7 @@ def html_report(run: RunResult) -> str:
     for c in run.checks:
         out.append(f"<tr><td>{_e(c.name)}</td><td>{_e(', '.join(c.requirements))}</td>"
                    f"<td class='{c.status}'>{c.status}</td><td>{c.duration:.2f}s</td>"
-                   f"<td>{_e(c.skip_reason or c.doc)}</td></tr>")
+                   f"<td>{_e(c.skip_reason or c.doc)}"
+                   + "".join(f"<br><i>note: {_e(n)}</i>" for n in c.notes) + "</td></tr>")
     out.append("</table></body></html>")
     return "\n".join(out)

@@ -36,6 +36,7 @@ class CheckResult:
     unreached: list[str] = field(default_factory=list)
     # the frames its sockets sent and received (kept when it found something)
     frames: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

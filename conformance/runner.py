@@ -119,7 +119,7 @@ def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -
     unreached = [r for r in unreached if not any(f.requirement == r for f in ctx.findings)]
     return _result(check, status, duration=round(time.monotonic() - start, 3),
                    findings=ctx.findings, skip_reason=skip_reason, unreached=unreached,
-                   frames=frames)
+                   frames=frames, notes=ctx.notes)
 
 
 def run_checks(

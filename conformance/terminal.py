@@ -25,6 +25,8 @@ class Progress:
             print(f"[{self.done:>3}/{self.total}] {_MARK.get(result.status, result.status)} "
                   f"{result.name:<45} {reqs:<28} {result.duration:6.2f}s{note}",
                   file=self.stream, flush=True)
+            for n in result.notes:
+                print(f"          note: {n}", file=self.stream)
             for f in result.findings:
                 print(f"          {f.requirement}: expected {f.expectation}\n"
                       f"          observed {f.observed[:400]}", file=self.stream)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import socketio
 
@@ -226,14 +229,15 @@ def one_ack_per_request(ctx: Ctx) -> None:
 
 
 @check("TRANS-11")
-def python_socketio_client(ctx: Ctx) -> None:
-    """python-socketio's client works over WebSocket and over polling (socket.io-client 4.x
-    is not run here: it needs Node)."""
+def official_clients(ctx: Ctx) -> None:
+    """python-socketio's client and the official socket.io-client 4.x (through Node, when
+    ``node`` can load it) join a task over WebSocket, over polling, and polling upgraded."""
     task = ctx.room("member")
+    token = ctx.user("member").token
     for transports in (["websocket"], ["polling"], ["polling", "websocket"]):
         client = socketio.Client(reconnection=False)
         try:
-            client.connect(ctx.target.url, auth={"token": ctx.user("member").token},
+            client.connect(ctx.target.url, auth={"token": token},
                            transports=transports, wait_timeout=ctx.target.timeouts.connect)
             ack = client.call(Event.JOIN_TASK, task, timeout=ctx.target.timeouts.ack)
             ctx.expect(isinstance(ack, dict) and ack.get("ok") is True, "TRANS-11",
@@ -242,3 +246,25 @@ def python_socketio_client(ctx: Ctx) -> None:
             ctx.finding("TRANS-11", f"python-socketio connects over {transports}", repr(exc))
         finally:
             client.disconnect()
+    node = shutil.which("node")
+    probe = Path(__file__).resolve().parent.parent / "node_probe.js"
+    if node is None or subprocess.run(
+        [node, "-e", "require.resolve('socket.io-client')"], capture_output=True, check=False,
+        cwd=Path.cwd(), timeout=ctx.target.timeouts.connect,
+    ).returncode != 0:
+        ctx.note("socket.io-client was not run: install it where node finds it "
+                 "(npm install socket.io-client@4, or NODE_PATH)")
+        return
+    for transports in (["websocket"], ["polling"], ["polling", "websocket"]):
+        done = subprocess.run(
+            [node, str(probe), ctx.target.url, token, task, json.dumps(transports)],
+            capture_output=True, text=True, check=False, cwd=Path.cwd(),
+            timeout=ctx.target.timeouts.connect + ctx.target.timeouts.ack + 5,
+        )
+        try:
+            answer = json.loads(done.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            answer = {"ok": False, "error": f"exit {done.returncode}: {done.stderr[-300:]}"}
+        ok = answer.get("ok") is True and (answer.get("ack") or {}).get("ok") is True
+        ctx.expect(ok, "TRANS-11", f"socket.io-client 4.x over {transports} joins a task",
+                   answer)
