@@ -136,6 +136,7 @@ class DeliveryTracker:
         self.ack_timeout = ack_timeout
         self.counters = Counters()
         self.draining = False  # set at the end of a run: scenarios stop sending
+        self.closed = False  # after the final sweep: nothing new is tracked
         self._lock = threading.Condition(threading.Lock())
         self._rooms: dict[str, set[int]] = {}
         self._sock_rooms: dict[int, set[str]] = {}
@@ -204,7 +205,7 @@ class DeliveryTracker:
         now = time.monotonic() if t is None else t
         seq = int(cmid.rsplit("-", 1)[1])
         with self._lock:
-            if cmid in self._sent:
+            if cmid in self._sent or self.closed:
                 return
             expected = set(self._rooms.get(room, ()))
             self._sent[cmid] = _Sent(room, sender, seq, now, expected)
@@ -311,6 +312,8 @@ class DeliveryTracker:
                     self.counters.unacked += 1
                     del self._sent[cmid]
             self.counters.lost += lost
+            if final:
+                self.closed = True
             for key, (t, _) in list(self._signals.items()):
                 if final or now - t > self.grace:
                     del self._signals[key]

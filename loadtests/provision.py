@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import requests
+
 from taskchat.client.config import Target
 from taskchat.client.control import ControlAdapter, NoControl, load_adapter
 
@@ -41,6 +43,12 @@ class Provisioner:
             load_adapter(target.adapter, target) if target.can_mint else NoControl()
         )
         self.managed = target.can_mint and not isinstance(self.control, NoControl)
+        session = getattr(self.control, "session", None)
+        if isinstance(session, requests.Session):
+            # users set up their rooms concurrently: one pooled connection each, not 10 in all
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=256)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
         self._lock = threading.Lock()
         self._users = 0
         self._rooms: dict[int, str] = {}

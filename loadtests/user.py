@@ -247,6 +247,8 @@ class SocketIOUser(User):
         The returned ack is None when the send failed; ``self.outbox`` then holds the
         clientMessageId for a retry (``retry_unacked``) if no answer came at all.
         """
+        if self.tracker.draining:
+            return None  # the run is ending: what is sent now could not be followed up
         cmid = cmid or self.tracker.new_message(self.user_key, runtime.process_tag())
         self.tracker.sent(room, self.user_key, cmid)
         payload = {"taskId": room, "message": text_with_marker(text, cmid), "clientMessageId": cmid}

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
@@ -90,6 +92,139 @@ def websocket_url(url: str, path: str = "/socket.io/") -> str:
     return urlunsplit((scheme, parts.netloc, path, "EIO=4&transport=websocket", ""))
 
 
+class _TransportClosed(Exception):
+    """The WebSocket ended (close frame or end of stream)."""
+
+
+class _FrameParser:
+    """The server's WebSocket messages, from socket reads of any size.
+
+    websocket-client's own ``recv`` makes three or more socket reads per frame (header,
+    length, payload), each a greenlet switch under gevent; at a few hundred messages per second
+    per process that was most of the client's CPU. Server frames are never masked (RFC 6455
+    5.1); fragmented messages are joined; pings are handed to ``on_ping``.
+    """
+
+    __slots__ = ("buf", "fragment_opcode", "fragments", "on_ping")
+
+    def __init__(self, on_ping: Callable[[bytes], None]) -> None:
+        self.buf = b""
+        self.fragments: list[bytes] | None = None
+        self.fragment_opcode = 0
+        self.on_ping = on_ping
+
+    def feed(self, chunk: bytes) -> list[str | bytes]:
+        buf = self.buf + chunk if self.buf else chunk
+        out: list[str | bytes] = []
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length = b1 & 0x7F
+            head = 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                head = 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            mask = b""
+            if b1 & 0x80:
+                mask = buf[pos + head : pos + head + 4]
+                head += 4
+            end = pos + head + length
+            if end > size:
+                break
+            payload = buf[pos + head : end]
+            pos = end
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            opcode = b0 & 0x0F
+            if opcode >= 8:  # control frames
+                if opcode == 8:
+                    raise _TransportClosed()
+                if opcode == 9:
+                    self.on_ping(payload)
+                continue
+            if not b0 & 0x80:  # a fragment; more follow
+                if opcode:
+                    self.fragment_opcode = opcode
+                self.fragments = [*(self.fragments or []), payload]
+                continue
+            if opcode == 0:
+                payload = b"".join([*(self.fragments or []), payload])
+                opcode, self.fragments = self.fragment_opcode, None
+            if opcode == 1:
+                try:
+                    out.append(payload.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise wire.WireError(f"text frame is not UTF-8: {exc}") from None
+            else:
+                out.append(payload)
+        self.buf = buf[pos:] if pos < size else b""
+        return out
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
+def _current() -> object:
+    """The running thread, or under gevent the running greenlet."""
+    if _gevent_patched():
+        import greenlet
+
+        return greenlet.getcurrent()
+    return threading.current_thread()
+
+
+class _Watchdog:
+    """One per process: closes connections that heard nothing for pingInterval + pingTimeout.
+
+    Engine.IO v4 servers ping; a client that hears nothing for that long must consider the
+    connection lost. One sweeper for all connections is far cheaper than a timer per read.
+    """
+
+    period = 0.5
+
+    def __init__(self) -> None:
+        self._conns: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def watch(self, conn: Connection) -> None:
+        with self._lock:
+            self._conns.add(conn)
+            if self._running:
+                return
+            self._running = True
+        if _gevent_patched():
+            import gevent
+
+            gevent.spawn_raw(self._loop)
+        else:
+            threading.Thread(target=self._loop, name="sio-watchdog", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.period)
+            now = time.monotonic()
+            with self._lock:
+                conns = list(self._conns)
+                if not conns:
+                    self._running = False
+                    return
+            for conn in conns:
+                if conn.closed.is_set():
+                    self._conns.discard(conn)
+                elif now - conn._last_rx > conn._ping_window:
+                    conn._abort("ping timeout")
+
+
 class _PendingCall:
     __slots__ = ("args", "done")
 
@@ -110,9 +245,14 @@ class Connection:
     """
 
     __slots__ = (
+        "__weakref__",
         "_ack_counter",
+        "_binary",
         "_cond",
+        "_last_rx",
+        "_parser",
         "_pending",
+        "_ping_window",
         "_reader",
         "_taken",
         "_waiters",
@@ -171,7 +311,11 @@ class Connection:
         self.closed = threading.Event()
         self.close_reason: str | None = None
         self._ws: websocket.WebSocket | None = None
-        self._reader: threading.Thread | None = None
+        self._reader: Any = None  # a Thread, or under gevent a read watcher
+        self._parser: _FrameParser | None = None
+        self._binary: tuple[wire.Packet, list[bytes]] | None = None
+        self._last_rx = 0.0
+        self._ping_window = 45.0
         self._cond = threading.Condition(threading.Lock())
         self._pending: dict[int, _PendingCall | AckCallback] = {}
         self._ack_counter = 0
@@ -192,6 +336,7 @@ class Connection:
         except (OSError, websocket.WebSocketException) as exc:
             ws.shutdown()
             raise ConnectFailed(f"cannot open {self.url}: {exc}") from exc
+        ws.handshake_response = None  # its headers are not needed after the upgrade
         self._ws = ws
         deadline = time.monotonic() + self.timeout
         try:
@@ -229,9 +374,13 @@ class Connection:
         ping_ms = self.handshake.get("pingInterval", 25000) + self.handshake.get(
             "pingTimeout", 20000
         )
-        ws.settimeout(ping_ms / 1000.0)
-        self._reader = threading.Thread(target=self._read_loop, name=f"sio-{self.sid}", daemon=True)
-        self._reader.start()
+        # no ping within this: the server is gone (the shared watchdog checks; a socket
+        # timeout would cost a timer per read)
+        self._ping_window = ping_ms / 1000.0
+        self._last_rx = time.monotonic()
+        ws.settimeout(None)
+        self._start_reading()
+        _WATCHDOG.watch(self)
         return self.sid
 
     def _read_packet(self, deadline: float) -> wire.Packet:
@@ -379,66 +528,120 @@ class Connection:
             result: list[Any] = waiter[2]
             return result
 
-    def _read_loop(self) -> None:
+    def _start_reading(self) -> None:
+        """Under gevent: a read watcher whose callback runs in the hub (no greenlet, no stack
+        per connection: that is most of an idle user's memory). Otherwise: a reader thread."""
         ws = self._ws
         assert ws is not None
-        reason = "transport closed"
-        pending_binary: wire.Packet | None = None
-        buffers: list[bytes] = []
+        if _gevent_patched():
+            import gevent
+
+            raw = ws.sock._sock  # the real, non-blocking socket under gevent's wrapper
+            self._parser = _FrameParser(lambda data: gevent.spawn_raw(self._pong_ws, data))
+            self._reader = watcher = gevent.get_hub().loop.io(raw.fileno(), 1)
+            watcher.start(self._on_readable, raw)
+        else:
+            self._parser = _FrameParser(self._pong_ws)
+            thread = threading.Thread(target=self._read_loop, name=f"sio-{self.sid}", daemon=True)
+            self._reader = thread
+            thread.start()
+
+    def _pong_ws(self, data: bytes) -> None:
+        with contextlib.suppress(OSError, websocket.WebSocketException):
+            if self._ws is not None:
+                self._ws.pong(data)
+
+    def _on_readable(self, raw: socket.socket) -> None:
+        """gevent: the socket has data (runs in the hub: must not block)."""
         try:
-            while True:
-                try:
-                    frame = ws.recv()
-                except websocket.WebSocketTimeoutException:
-                    reason = "ping timeout"
-                    break
-                now = time.monotonic()
-                if self.record:
-                    self.transcript.append(Frame("received", now, frame))
-                if isinstance(frame, bytes):
-                    if pending_binary is None:
-                        self.wire_errors.append("binary frame without a binary packet header")
-                        continue
-                    buffers.append(frame)
-                    if len(buffers) == pending_binary.attachments:
-                        packet = pending_binary
-                        data = wire.reconstruct(packet.data, buffers)
-                        pending_binary, buffers = None, []
-                        self._dispatch_message(packet, data, now)
-                    continue
-                if not frame:
-                    reason = "transport closed"
-                    break
-                try:
-                    packet = wire.decode(frame)
-                except wire.WireError as exc:
-                    self.wire_errors.append(str(exc))
-                    continue
-                kind = packet.eio_type
-                if kind == wire.EIO_MESSAGE:
-                    if packet.attachments:
-                        pending_binary, buffers = packet, []
-                        continue
-                    if packet.sio_type == wire.SIO_DISCONNECT:
-                        if packet.namespace == self.namespace:
-                            reason = "server disconnect"
-                            break
-                        continue
-                    self._dispatch_message(packet, packet.data, now)
-                elif kind == wire.EIO_PING:
-                    self._send(wire.PONG_FRAME + (packet.data or ""))
-                elif kind == wire.EIO_CLOSE:
-                    reason = "engine close"
-                    break
-        except (OSError, websocket.WebSocketException) as exc:
-            if not isinstance(exc, websocket.WebSocketConnectionClosedException):
+            chunk = raw.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._abort(f"transport error: {exc}")
+            return
+        reason = "transport closed" if not chunk else self._feed(chunk)
+        if reason is not None:
+            self._abort(reason)
+
+    def _read_loop(self) -> None:
+        """Plain threads: block in recv."""
+        ws = self._ws
+        assert ws is not None
+        sock = ws.sock
+        reason: str | None = None
+        while reason is None:
+            try:
+                chunk = sock.recv(65536)
+            except OSError as exc:
                 reason = f"transport error: {exc}"
+                break
+            reason = "transport closed" if not chunk else self._feed(chunk)
+        self._abort(reason)
+
+    def _feed(self, chunk: bytes) -> str | None:
+        """Handle the frames in ``chunk``; a close reason when the connection ended."""
+        assert self._parser is not None
+        try:
+            for frame in self._parser.feed(chunk):
+                reason = self._handle_frame(frame)
+                if reason is not None:
+                    return reason
+        except _TransportClosed:
+            return "transport closed"
         except ClientError:
-            pass  # _send already recorded why
+            return self.close_reason or "transport error"
         except wire.WireError as exc:
             self.wire_errors.append(str(exc))
-            reason = f"transport error: {exc}"
-        self._abort(reason)
+            return f"transport error: {exc}"
+        return None
+
+    def _handle_frame(self, frame: str | bytes) -> str | None:
+        now = self._last_rx = time.monotonic()
+        if self.record:
+            self.transcript.append(Frame("received", now, frame))
+        if isinstance(frame, bytes):
+            binary = self._binary
+            if binary is None:
+                self.wire_errors.append("binary frame without a binary packet header")
+                return None
+            binary[1].append(frame)
+            if len(binary[1]) == binary[0].attachments:
+                self._binary = None
+                self._dispatch_message(binary[0], wire.reconstruct(binary[0].data, binary[1]), now)
+            return None
+        try:
+            packet = wire.decode(frame)
+        except wire.WireError as exc:
+            self.wire_errors.append(str(exc))
+            return None
+        kind = packet.eio_type
+        if kind == wire.EIO_MESSAGE:
+            if packet.attachments:
+                self._binary = (packet, [])
+            elif packet.sio_type == wire.SIO_DISCONNECT:
+                if packet.namespace == self.namespace:
+                    return "server disconnect"
+            else:
+                self._dispatch_message(packet, packet.data, now)
+        elif kind == wire.EIO_PING:
+            self._send_soon(wire.PONG_FRAME + (packet.data or ""))
+        elif kind == wire.EIO_CLOSE:
+            return "engine close"
+        return None
+
+    def _send_soon(self, frame: str) -> None:
+        """Send from the reader: under gevent the hub may not block, so a greenlet sends."""
+        if isinstance(self._reader, threading.Thread) or self._reader is None:
+            self._send(frame)
+        else:
+            import gevent
+
+            gevent.spawn_raw(self._send_quietly, frame)
+
+    def _send_quietly(self, frame: str) -> None:
+        with contextlib.suppress(ClientError):
+            self._send(frame)
 
     def _dispatch_message(self, packet: wire.Packet, data: Any, now: float) -> None:
         if packet.namespace != self.namespace:
@@ -447,23 +650,14 @@ class Connection:
         if sio_type in (wire.SIO_EVENT, wire.SIO_BINARY_EVENT):
             event: str = data[0]
             args: list[Any] = data[1:]
-            with self._cond:
-                if self.keep_received:
-                    self.received.append(Received(event, args, now))
-                if self._waiters:
-                    for waiter in self._waiters:
-                        if waiter[0] == event and (waiter[1] is None or waiter[1](args)):
-                            waiter[2] = args
-                            self._waiters.remove(waiter)
-                            if self.keep_received:
-                                self._taken.add(len(self.received) - 1)
-                            self._cond.notify_all()
-                            break
+            # (a load user keeps no log and rarely waits: skip the lock then)
+            if self.keep_received or self._waiters:
+                self._log_event(event, args, now)
             if self.on_event is not None:
                 self.on_event(event, args, now)
             if packet.ack_id is not None:
                 # the protocol has no server->client acks; answer anyway, as socket.io does
-                self._send(wire.encode_ack([], packet.ack_id, self.namespace))
+                self._send_soon(wire.encode_ack([], packet.ack_id, self.namespace))
         elif sio_type in (wire.SIO_ACK, wire.SIO_BINARY_ACK):
             ack_id = packet.ack_id
             assert ack_id is not None
@@ -480,6 +674,20 @@ class Connection:
                     self._cond.notify_all()
                     return
             target(data)
+
+    def _log_event(self, event: str, args: list[Any], now: float) -> None:
+        with self._cond:
+            if self.keep_received:
+                self.received.append(Received(event, args, now))
+            if self._waiters:
+                for waiter in self._waiters:
+                    if waiter[0] == event and (waiter[1] is None or waiter[1](args)):
+                        waiter[2] = args
+                        self._waiters.remove(waiter)
+                        if self.keep_received:
+                            self._taken.add(len(self.received) - 1)
+                        self._cond.notify_all()
+                        break
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -500,7 +708,12 @@ class Connection:
                     ws.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            if threading.current_thread() is self._reader or self._reader is None:
+            reader = self._reader
+            if reader is not None and not isinstance(reader, threading.Thread):
+                reader.stop()  # the gevent read watcher
+                reader.close()
+                ws.shutdown()
+            elif reader is None or _current() is reader:
                 ws.shutdown()
 
     def close(self) -> None:
@@ -512,7 +725,7 @@ class Connection:
                 self._send(wire.encode_disconnect(self.namespace))
         self._abort("client")
         reader = self._reader
-        if reader is not None and reader is not threading.current_thread():
+        if isinstance(reader, threading.Thread) and reader is not _current():
             reader.join(self.timeout)
 
     def drop(self, reason: str = "dropped") -> None:
@@ -534,3 +747,6 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_WATCHDOG = _Watchdog()

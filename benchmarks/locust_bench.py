@@ -1,0 +1,257 @@
+"""CPU per received message and memory per user of the Locust user, against Locust's own.
+
+    /work/venv/bin/python benchmarks/locust_bench.py [--users 200] [--room-size 50]
+        [--rate 20] [--seconds 10]
+
+One command, one embedded reference server, two runs of one Locust process each on the same
+workload: ``--users`` users in rooms of ``--room-size``; the first user of each room sends
+``--rate`` messages per second (with an ack), every member receives them. First the users
+connect, join and sit idle (memory per user = RSS growth / users, after a GC); then the senders
+send for ``--seconds`` (CPU per received message = process CPU time / new_message events
+received). Run A: ``loadtests.user.SocketIOUser`` (the toolkit's raw client, delivery tracked).
+Run B: ``locust.contrib.socketio.SocketIOUser`` (python-socketio's client). Prints both and the
+ratio. Targets: <= 60 us CPU per received message, <= 20 KB per idle user.
+
+This file is also the locustfile of both runs (``BENCH_MODE`` = raw or baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MODE = os.environ.get("BENCH_MODE")
+
+
+def _orchestrate() -> int:
+    sys.path.insert(0, str(ROOT))
+    from taskchat.client.control import AdminApiAdapter
+    from taskchat.client.tokens import mint_token
+    from taskchat.embedded import embedded_server
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--room-size", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=20.0, help="messages/s per sender")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--profile", help="write a cProfile of the measured window to PREFIX-mode")
+    args = parser.parse_args()
+
+    results: dict[str, dict[str, Any]] = {}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        embedded_server(
+            extra_args=["--rate-limit", "1000000", "--db", ":memory:", "--log-level", "error"]
+        ) as server,
+    ):
+        admin = AdminApiAdapter(server.url, server.admin_token)
+        for mode in ("raw", "baseline", "idle"):
+            rooms = []
+            tokens = []
+            for i in range(args.users):
+                if i % args.room_size == 0:
+                    rooms.append(admin.create_task(f"bench {mode} {len(rooms)}"))
+                user_id = f"bench-{mode}-{i}"
+                admin.set_member(rooms[-1], user_id, "member", f"Bench {i}")
+                tokens.append(mint_token(server.jwt_secret, user_id, name=f"Bench {i}"))
+            plan = Path(tmp) / f"{mode}.json"
+            out = Path(tmp) / f"{mode}-result.json"
+            plan.write_text(json.dumps({
+                "url": server.url, "tokens": tokens, "rooms": rooms,
+                "room_size": args.room_size, "rate": args.rate, "seconds": args.seconds,
+                "result": str(out),
+            }))  # fmt: skip
+            cmd = [sys.executable, "-m", "locust", "-f", __file__, "--headless",
+                   "-u", str(args.users), "-r", str(max(50, args.users)), "-H", server.url,
+                   "-t", f"{int(args.seconds + 60)}s", "--only-summary",
+                   "--loglevel", "WARNING", "--exit-code-on-error", "0"]  # fmt: skip
+            env = dict(os.environ, BENCH_MODE=mode, BENCH_PLAN=str(plan))
+            if args.profile:
+                env["BENCH_PROFILE"] = f"{args.profile}-{mode}"
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+            print(f"running {mode}: {args.users} users, rooms of {args.room_size}, "
+                  f"{args.rate}/s per sender for {args.seconds}s ...", flush=True)  # fmt: skip
+            log = Path(tmp) / f"{mode}.log"
+            with log.open("wb") as sink:
+                subprocess.run(cmd, env=env, timeout=args.seconds + 120, check=False,
+                               stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
+            if not out.exists():
+                print(f"{mode}: no result; Locust said:\n{log.read_text()[-3000:]}")
+                return 2
+            results[mode] = json.loads(out.read_text())
+    raw, base, idle = results["raw"], results["baseline"], results["idle"]
+    print()
+    print(f"{'':34}{'raw (taskchat)':>16}{'locust SocketIOUser':>22}{'ratio':>8}")
+    for key, label, unit in (
+        ("cpu_us_per_message", "CPU per received message", "us"),
+        ("kb_per_user", "memory per idle user", "KB"),
+    ):
+        ratio = base[key] / raw[key] if raw[key] else float("nan")
+        print(f"{label:34}{raw[key]:>13.1f} {unit}{base[key]:>19.1f} {unit}{ratio:>7.2f}x")
+    print(f"{'messages received':34}{raw['received']:>16}{base['received']:>22}")
+    print(f"{'users connected':34}{raw['connected']:>16}{base['connected']:>22}")
+    print(f"{'of which Locust itself (a user that does nothing)':50}{idle['kb_per_user']:.1f} KB")
+    print("targets: <= 60 us per received message, <= 20 KB per idle user")
+    return 0
+
+
+if MODE is None:
+    if __name__ == "__main__":
+        sys.exit(_orchestrate())
+else:
+    # -- the locustfile of one run ---------------------------------------------------------
+    import cProfile
+    import gc
+    import itertools
+
+    import gevent
+    import psutil
+    from locust import User, constant, events, task
+    from locust.contrib.socketio import SocketIOUser as LocustSocketIOUser
+
+    from loadtests import runtime
+    from loadtests.user import SocketIOUser
+    from schemas import Event
+
+    PLAN: dict[str, Any] = json.loads(Path(os.environ["BENCH_PLAN"]).read_text())
+    NUMBERS = itertools.count()
+    STATE = {"connected": 0, "received": 0, "sending": False, "done": False}
+
+    def _identity() -> tuple[str, str, bool]:
+        n = next(NUMBERS)
+        room = PLAN["rooms"][n // PLAN["room_size"]]
+        return PLAN["tokens"][n], room, n % PLAN["room_size"] == 0
+
+    def _payload(room: str, n: int) -> dict[str, Any]:
+        return {"taskId": room, "message": f"bench message {n}", "clientMessageId": f"b{n}"}
+
+    class Raw(SocketIOUser):
+        wait_time = constant(0)
+        abstract = MODE != "raw"
+
+        def on_start(self) -> None:
+            self.token, self.room, self.sender = _identity()
+            if self.connect() and self.join(self.room):
+                STATE["connected"] += 1
+
+        def auth(self) -> dict[str, Any]:
+            return {"token": self.token}
+
+        def on_event(self, event: str, args: list[Any], t: float) -> None:
+            if event == Event.NEW_MESSAGE:
+                STATE["received"] += 1
+
+        @task
+        def send(self) -> None:
+            if self.sender and STATE["sending"]:
+                self.send_message(self.room, "bench message")
+                time.sleep(1.0 / PLAN["rate"])
+            else:
+                time.sleep(1.0)
+
+    class Idle(User):
+        """No connection at all: Locust's own cost per user, the floor under both others."""
+
+        wait_time = constant(0)
+        abstract = MODE != "idle"
+
+        def on_start(self) -> None:
+            _identity()
+            STATE["connected"] += 1
+
+        @task
+        def send(self) -> None:
+            time.sleep(1.0)
+
+    class Baseline(LocustSocketIOUser):
+        wait_time = constant(0)
+        abstract = MODE != "baseline"
+
+        def on_start(self) -> None:
+            token, self.room, self.sender = _identity()
+            self.n = 0
+            plain = self.sio.on_message
+
+            def counting(event: str, data: Any) -> None:
+                if event == Event.NEW_MESSAGE:
+                    STATE["received"] += 1
+                plain(event, data)
+
+            self.sio.on("*", counting)
+            self.sio.connect(PLAN["url"], auth={"token": token}, transports=["websocket"])
+            self.sio.call(Event.JOIN_TASK, self.room)
+            STATE["connected"] += 1
+
+        @task
+        def send(self) -> None:
+            if self.sender and STATE["sending"]:
+                self.n += 1
+                self.sio.call(Event.SEND_MESSAGE, _payload(self.room, self.n))
+                time.sleep(1.0 / PLAN["rate"])
+            else:
+                time.sleep(1.0)
+
+    def _measure(environment: Any, rss0: int) -> None:
+        process = psutil.Process()
+        users = len(PLAN["tokens"])
+        deadline = time.monotonic() + 60
+        while STATE["connected"] < users and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        gevent.sleep(4.5)  # idle: the run's sweeper forgets the join announcements (grace 3 s)
+        gc.collect()
+        rss1 = process.memory_info().rss
+        if os.environ.get("BENCH_TRACEMALLOC"):
+            import tracemalloc
+
+            diff = tracemalloc.take_snapshot().compare_to(STATE["snap"], "traceback")
+            lines = [f"total {sum(d.size_diff for d in diff) / users:.0f} B per user"]
+            for d in diff[:40]:
+                lines.append(f"{d.size_diff / users:8.0f} B/user")
+                lines += [f"    {f.filename}:{f.lineno}" for f in d.traceback[-8:]]
+            Path(os.environ["BENCH_TRACEMALLOC"] + "-" + MODE).write_text("\n".join(lines))
+        STATE["sending"] = True
+        gevent.sleep(1.0)  # warm-up: senders get going
+        profile = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
+        cpu0, received0 = time.process_time(), STATE["received"]
+        if profile is not None:
+            profile.enable()
+        gevent.sleep(PLAN["seconds"])
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(os.environ["BENCH_PROFILE"])
+        cpu1, received1 = time.process_time(), STATE["received"]
+        STATE["sending"] = False
+        received = received1 - received0
+        result = {
+            "connected": STATE["connected"],
+            "received": received,
+            "cpu_us_per_message": (cpu1 - cpu0) / max(1, received) * 1e6,
+            "kb_per_user": (rss1 - rss0) / 1024 / max(1, STATE["connected"]),
+        }
+        Path(PLAN["result"]).write_text(json.dumps(result))
+        environment.runner.quit()
+
+    @events.init.add_listener
+    def _init(environment: Any, **_: Any) -> None:
+        if MODE == "raw":
+            runtime.install(environment)  # the real run's wiring: sweeper, counters
+
+    @events.test_start.add_listener
+    def _start(environment: Any, **_: Any) -> None:
+        gc.collect()
+        if os.environ.get("BENCH_TRACEMALLOC"):
+            import tracemalloc
+
+            tracemalloc.start(8)
+            STATE["snap"] = tracemalloc.take_snapshot()
+        gevent.spawn(_measure, environment, psutil.Process().memory_info().rss)
+
+    __all__ = ["Baseline", "Idle", "Raw"]

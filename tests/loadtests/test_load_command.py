@@ -1,0 +1,64 @@
+"""``taskchat load`` end to end: Locust runs headless as a subprocess, the report is written, and
+the exit status says whether the thresholds held."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from taskchat.cli import main
+
+from .chat_server import running_chat_server
+
+SECRET = "load-test-secret-of-at-least-32-bytes"
+QUICK = ["--users", "6", "--spawn-rate", "6", "--run-time", "6s", "--grace", "1.5",
+         "--message-rate", "60"]  # fmt: skip
+
+
+def _report(root: Path) -> tuple[dict, Path]:
+    (run_dir,) = list(root.glob("load-*"))
+    return json.loads((run_dir / "summary.json").read_text()), run_dir
+
+
+def test_a_healthy_run_on_two_processes_passes_and_writes_the_report(tmp_path: Path) -> None:
+    with running_chat_server(SECRET) as server:
+        code = main(["load", "--url", server.url, "--jwt-secret", SECRET, *QUICK,
+                     "--processes", "2", "--max-loss", "0", "--max-error-rate", "0.01",
+                     "--max-p99-delivery-ms", "5000", "--report-dir", str(tmp_path)])  # fmt: skip
+    summary, run_dir = _report(tmp_path)
+    assert code == 0, summary["verdicts"]
+    counters = summary["counters"]
+    assert counters["delivered"] > 0  # summed from both worker processes
+    assert (counters["lost"], counters["duplicated"], counters["reordered"]) == (0, 0, 0)
+    assert summary["figures"]["delivery_p99_ms"] is not None
+    page = (run_dir / "report.html").read_text()
+    assert "<svg" in page and "<polyline" in page and "<script" not in page
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.html"):
+        assert (run_dir / name).exists()
+
+
+def test_losses_and_a_tight_latency_threshold_fail_the_run(tmp_path: Path) -> None:
+    with running_chat_server(SECRET, fault="drop") as server:
+        code = main(["load", "--url", server.url, "--jwt-secret", SECRET, *QUICK,
+                     "--max-loss", "0", "--max-p99-delivery-ms", "0.001",
+                     "--report-dir", str(tmp_path)])  # fmt: skip
+    summary, _ = _report(tmp_path)
+    assert code == 1
+    assert summary["counters"]["lost"] > 0
+    failed = {v["name"] for v in summary["verdicts"] if not v["passed"]}
+    assert failed == {"loss rate", "p99 delivery (ms)"}
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("reference_server.cli") is None,
+    reason="the reference server's command line is not built yet",
+)
+def test_a_short_run_against_the_embedded_reference_server(tmp_path: Path) -> None:
+    code = main(["load", *QUICK, "--max-loss", "0", "--max-error-rate", "0.05",
+                 "--report-dir", str(tmp_path)])  # fmt: skip
+    summary, _ = _report(tmp_path)
+    assert code == 0, summary["verdicts"]
+    assert summary["counters"]["delivered"] > 0
