@@ -36,3 +36,19 @@ def test_selection_by_area_requirement_and_level() -> None:
     should = select(checks, level="should")
     assert {r for c in should for r in c.requirements} >= {"ERR-5", "ERR-6", "TRANS-9", "AUTH-11"}
     assert len(select(checks, level="must")) < len(checks)
+
+
+def test_the_suite_is_a_black_box() -> None:
+    """No module of the suite (nor the client config it reads) imports the reference server:
+    it must judge servers in other languages by the network alone."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [*(root / "conformance").rglob("*.py"),
+             *(root / "taskchat" / "client" / n for n in ("config.py", "control.py", "tokens.py"))]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "reference_server" for n in names), path
