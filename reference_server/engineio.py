@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
@@ -236,7 +235,7 @@ class EngineSession:
         self.state = STATE_OPEN
         self.close_reason: str | None = None
         self._closed_by_client = False
-        self.queue: deque[OutPacket] = deque()
+        self.queue: list[OutPacket] = []  # (a list: a deque costs 600 bytes even empty)
         self._next_ping = now + ping_interval
         self._pong_deadline: float | None = None
         self._close_at: float | None = None
@@ -271,7 +270,7 @@ class EngineSession:
         self.state = STATE_CLOSED
         self.close_reason = reason
         self._closed_by_client = by_client
-        self.queue.clear()
+        self.queue = []
         return SessionClosed(reason)
 
     def abort(self, reason: str) -> list[Event]:
@@ -329,9 +328,8 @@ class EngineSession:
             if self.state == STATE_CLOSING:
                 self._close(self.close_reason or REASON_FORCED_CLOSE)
             return []
-        out = list(q)
-        q.clear()
-        return out
+        self.queue = []
+        return q
 
     @property
     def has_output(self) -> bool:
@@ -457,7 +455,7 @@ class EngineSession:
         q = self.queue
         if q:
             body = SEPARATOR.join([p.polling() for p in q])
-            q.clear()
+            self.queue = []
             if self.state == STATE_CLOSING:
                 body += b"\x1e1"
                 self._close(self.close_reason or REASON_FORCED_CLOSE)

@@ -9,7 +9,6 @@ The chat app implements ``Handler`` (and optionally ``HttpHandler``) and calls `
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,7 +40,7 @@ class TransportSettings:
     namespaces: tuple[str, ...] = ("/",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SocketRef:
     """One Socket.IO socket (a namespace connection)."""
 
@@ -140,7 +139,8 @@ class _Socket:
         self.sid = ref.sid
         self.namespace = ref.namespace
         self.state = _CONNECTING
-        self.inbox: deque[tuple[str, list[object], Ack | None]] = deque()
+        # events for the handler loop, which swaps the list out (a deque costs 600 bytes)
+        self.inbox: list[tuple[str, list[object], Ack | None]] = []
         self.signal = Signal()
         self.pending: list[OutPacket] = []  # emitted while on_connect runs: sent after CONNECT
         self.reason: str | None = None
@@ -382,19 +382,21 @@ class SocketIOServer:
                 )
             elif sock.state != _CLOSED:
                 sock.end(sock.app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
-            inbox = sock.inbox
             while True:
-                while inbox:
-                    event, args, ack = inbox.popleft()
+                batch = sock.inbox
+                if batch:
+                    sock.inbox = []
                     if app._capacity_waiting:
                         app._capacity.set()
-                    try:
-                        await handler.on_event(ref, event, args, ack)
-                    except Exception:
-                        log.exception("on_event failed sid=%s event=%r", ref.sid, event)
-                if sock.state == _CLOSED:
+                    for event, args, ack in batch:
+                        try:
+                            await handler.on_event(ref, event, args, ack)
+                        except Exception:
+                            log.exception("on_event failed sid=%s event=%r", ref.sid, event)
+                elif sock.state == _CLOSED:
                     break
-                await sock.signal.wait()
+                else:
+                    await sock.signal.wait()
         except trio.Cancelled:
             cancelled = True
             raise

@@ -104,12 +104,11 @@ class Signal:
             await trio.lowlevel.checkpoint()
             return
         self._task = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort)
 
-        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
-            self._task = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+    def _abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        self._task = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 class EngineApp(Protocol):
@@ -519,7 +518,7 @@ class Transport:
                     return
                 upgrade = await self._handle_request(stream, h, request, remote)
                 if upgrade is not None:
-                    del h
+                    del h, request  # HTTP parsing state is not kept for the connection's life
                     await self._run_websocket(stream, *upgrade)
                     return
                 if h.our_state is h11.MUST_CLOSE or h.their_state is h11.MUST_CLOSE:
@@ -879,10 +878,13 @@ class Transport:
             ws.reader_scope = reader_scope
             try:
                 while True:
-                    with trio.move_on_at(deadline) as receive_scope:
+                    if probe:
+                        with trio.move_on_at(deadline) as receive_scope:
+                            data = await stream.receive_some(RECEIVE_SIZE)
+                        if receive_scope.cancelled_caught:
+                            return False  # the probe took too long
+                    else:
                         data = await stream.receive_some(RECEIVE_SIZE)
-                    if receive_scope.cancelled_caught:
-                        return False  # the probe took too long
                     if wsconn.state is ConnectionState.CLOSED:
                         break
                     wsconn.receive_data(data or None)
