@@ -10,12 +10,15 @@ from conformance.context import Client, Ctx
 from conformance.registry import check
 from schemas import Event
 
-_ROOM_EVENTS = (Event.NEW_MESSAGE, Event.MESSAGE_EDITED, Event.MESSAGE_DELETED)
+_ROOM_EVENTS = (Event.NEW_MESSAGE, Event.MESSAGE_EDITED, Event.MESSAGE_DELETED,
+                Event.TASK_NOTIFICATION)
 
 
 def _key(event: str, payload: Any) -> str:
     if event == Event.MESSAGE_DELETED:
         return f"{event}:{payload.get('messageId')}"
+    if event == Event.TASK_NOTIFICATION:
+        return f"{event}:{payload.get('message')}"
     message = payload.get("message", {})
     return f"{event}:{message.get('id')}:{message.get('message')}"
 
@@ -26,7 +29,8 @@ def _sequence(c: Client) -> list[str]:
 
 @check("ORDER-1", "MSG-1")
 def same_order_everywhere(ctx: Ctx) -> None:
-    """Three senders at once on four sockets; every socket sees one and the same sequence."""
+    """Three senders (and the backend, when there is a control adapter) at once on four
+    sockets: every socket sees one and the same sequence, nothing twice."""
     task = ctx.room("owner", "member", "member2", "viewer")
     senders = [ctx.join(r, task) for r in ("owner", "member", "member2")]
     viewer = ctx.join("viewer", task)
@@ -46,7 +50,16 @@ def same_order_everywhere(ctx: Ctx) -> None:
         except Exception as exc:
             errors.append(repr(exc))
 
+    def backend() -> None:  # backend events interleave with the messages in the room's order
+        try:
+            for i in range(per_sender):
+                ctx.control.post_notification(task, "order", f"notification {i}")
+        except Exception as exc:
+            errors.append(repr(exc))
+
     threads = [threading.Thread(target=burst, args=(c,)) for c in senders]
+    if ctx.has_control:
+        threads.append(threading.Thread(target=backend))
     for t in threads:
         t.start()
     for t in threads:

@@ -47,6 +47,11 @@ def unknown_task(ctx: Ctx) -> None:
     a.refused(Event.SEND_MESSAGE, {"taskId": missing, "message": "hi"},
               code=ErrorCode.TASK_NOT_FOUND, req="ROOM-3")
     a.refused(Event.TYPING_START, {"taskId": missing}, code=ErrorCode.TASK_NOT_FOUND, req="ROOM-3")
+    a.refused(Event.TYPING_STOP, {"taskId": missing}, code=ErrorCode.TASK_NOT_FOUND, req="ROOM-3")
+    a.refused(Event.EDIT_MESSAGE, {"taskId": missing, "messageId": "m", "newMessage": "x"},
+              code=ErrorCode.TASK_NOT_FOUND, req="ROOM-3")
+    a.refused(Event.DELETE_MESSAGE, {"taskId": missing, "messageId": "m"},
+              code=ErrorCode.TASK_NOT_FOUND, req="ROOM-3")
 
 
 @check("ROOM-4")

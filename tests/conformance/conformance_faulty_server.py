@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from reference_server import http_api, store
+from reference_server import http_api, socketio_protocol, store
 from reference_server.auth import AuthFailure, Verifier, identity_from_claims
 from reference_server.chat import model, rules
 from reference_server.chat.effects import Emit, Reply
@@ -45,6 +45,18 @@ def trans_no_max_payload() -> None:
         return OutPacket(b"0" + orjson.dumps(body))
 
     EngineSession.open_packet = open_packet  # type: ignore[method-assign]
+
+
+def trans_double_ack() -> None:
+    """Two ACK packets for one typing ack ({"ok": true}): invisible through socket.io-client and
+    python-socketio, which drop the second."""
+    original = socketio_protocol.encode_ack
+
+    def encode_ack(namespace: str, ack_id: int, args: Any) -> Any:
+        packets = original(namespace, ack_id, args)
+        return packets + packets if list(args) == [{"ok": True}] else packets
+
+    socketio_protocol.encode_ack = encode_ack
 
 
 def auth_expired_accepted() -> None:
@@ -213,6 +225,7 @@ def slow_but_correct() -> None:
 # fault -> the requirement the suite must then report broken
 FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "trans_no_max_payload": (trans_no_max_payload, "TRANS-1"),
+    "trans_double_ack": (trans_double_ack, "TRANS-10"),
     "auth_expired_accepted": (auth_expired_accepted, "AUTH-6"),
     "data_local_time": (data_local_time, "DATA-4"),
     "perm_viewer_comments": (perm_viewer_comments, "PERM-2"),
