@@ -272,6 +272,11 @@ def install(environment: Environment) -> None:
     def _test_start(environment: Environment, **_: Any) -> None:
         state = _state(environment)
         state.started_at = time.time()
+        # a new run from the same web UI: follow messages again, count afresh
+        state.drained = False
+        state.worker_counters.clear()
+        state.tracker.draining = state.tracker.closed = False
+        state.tracker.counters = Counters()
         if not isinstance(environment.runner, MasterRunner) and state.sweeper is None:
             state.sweeper = gevent.spawn(_sweep_loop, environment)
         opts = environment.parsed_options

@@ -7,6 +7,9 @@ through a different implementation is what shows the codec is right.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import socket
 import threading
 import time
@@ -72,3 +75,64 @@ def echo_server(sio: socketio.AsyncServer) -> None:
     @sio.on("bye")
     async def bye(sid: str) -> None:
         await sio.disconnect(sid)
+
+
+@contextmanager
+def silent_server(*, ping_interval_ms: int, ping_timeout_ms: int) -> Iterator[str]:
+    """Accepts one WebSocket, opens the Engine.IO session and the Socket.IO connection, then
+    says nothing more - never pings - and keeps the socket open: a server that hung."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+    done = threading.Event()
+    held: list[socket.socket] = []
+
+    def frame(text: str) -> bytes:
+        data = text.encode()
+        assert len(data) < 126
+        return bytes([0x81, len(data)]) + data
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        held.append(conn)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        opened = {
+            "sid": "silent",
+            "upgrades": [],
+            "pingInterval": ping_interval_ms,
+            "pingTimeout": ping_timeout_ms,
+            "maxPayload": 1000000,
+        }
+        conn.sendall(frame("0" + json.dumps(opened)))
+        conn.recv(4096)  # the client's CONNECT
+        conn.sendall(frame('40{"sid":"s1"}'))
+        done.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()

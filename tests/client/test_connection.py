@@ -18,7 +18,7 @@ from taskchat.client import (
     EventTimeout,
 )
 
-from .sio_server import echo_server, running_server
+from .sio_server import echo_server, running_server, silent_server
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +158,19 @@ def test_on_close_reports_the_reason_once(url: str) -> None:
     assert conn.wait_closed(3)
     conn.close()
     assert reasons == ["server disconnect"]
+
+
+@pytest.mark.parametrize("size", [10, 300, 70_000])
+def test_frames_of_every_length_encoding_arrive_whole(url: str, size: int) -> None:
+    # 7-bit, 16-bit and 64-bit WebSocket payload lengths
+    with Connection(url, {"token": "good"}) as conn:
+        assert conn.call("echo", "é" * size) == ["é" * size]
+
+
+def test_a_server_that_goes_silent_is_given_up_after_ping_interval_plus_timeout() -> None:
+    """No ping within pingInterval + pingTimeout: the client must consider the server gone."""
+    with silent_server(ping_interval_ms=200, ping_timeout_ms=200) as silent_url:
+        conn = Connection(silent_url, {"token": "good"})
+        conn.connect()
+        assert conn.wait_closed(3)
+        assert conn.close_reason == "ping timeout"
