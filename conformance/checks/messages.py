@@ -38,11 +38,10 @@ def text_rules(ctx: Ctx) -> None:
     msg = a.send(task, "  \n trimmed \t ", req="MSG-2")
     ctx.expect(msg.get("message") == "trimmed", "MSG-2", "the text is stored trimmed",
                msg.get("message"))
-    for text, what in (("", "empty"), ("   \n\t ", "blank"), ("x" * 5001, "5,001 characters"),
-                       ("😀" * 5001, "5,001 astral code points")):
+    # empty, blank, 5,001 characters, 5,001 astral code points (10,002 UTF-16 units)
+    for text in ("", "   \n\t ", "x" * 5001, "😀" * 5001):
         a.refused(Event.SEND_MESSAGE, {"taskId": task, "message": text},
                   code=ErrorCode.INVALID_PAYLOAD, req="MSG-2")
-        del what
     long = a.send(task, "  " + "😀" * 5000 + "  ", req="MSG-2")
     ctx.expect(long.get("message") == "😀" * 5000, "MSG-2",
                "5,000 code points (10,000 UTF-16 units) after trimming are accepted",

@@ -56,6 +56,9 @@ class Timeouts:
     quiet: float = 0.3
     typing_timeout: float = 5.0  # the server's typing timeout (TYPE-4)
     restart: float = 30.0  # for the restart command to bring the server back
+    # the longest the heartbeat check (TRANS-4) may watch one session; with the defaults
+    # (pingInterval + pingTimeout = 45 s) it watches one ping interval instead of the whole
+    heartbeat_budget: float = 30.0
 
 
 @dataclass(frozen=True)
