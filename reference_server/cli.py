@@ -103,8 +103,32 @@ def run_serve(args: argparse.Namespace) -> int:
             _write_atomically(Path(args.ready_file), {"url": url, "pid": os.getpid()})
         print(f"taskchat: listening on {url}", flush=True)
 
-    trio.run(serve_until_signal, config, ready)
+    import sqlite3
+
+    try:
+        trio.run(serve_until_signal, config, ready)
+    except Exception as exc:
+        # trio wraps start-up failures in exception groups: say what went wrong in one line
+        cause = _leaf(exc, (OSError, sqlite3.Error))
+        if isinstance(cause, sqlite3.Error):
+            print(f"taskchat: cannot use the database {args.db!r}: {cause}", file=sys.stderr)
+        elif isinstance(cause, OSError):
+            print(f"taskchat: cannot listen on {args.host}:{args.port}: {cause}", file=sys.stderr)
+        else:
+            raise
+        return 1
     return 0
+
+
+def _leaf(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    if isinstance(exc, types):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _leaf(sub, types)
+            if found is not None:
+                return found
+    return None
 
 
 def _write_atomically(path: Path, data: dict[str, object]) -> None:
