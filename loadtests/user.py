@@ -77,7 +77,11 @@ class SocketIOUser(User):
         raise NotImplementedError
 
     def on_event(self, event: str, args: list[Any], t: float) -> None:
-        """Every event this user receives (on its reader greenlet); the default does nothing."""
+        """Every event this user receives; the default does nothing.
+
+        It runs inside gevent's event loop (the connection has no reader greenlet of its own,
+        to keep a user small): record, count, wake a greenlet - never block or sleep here.
+        """
 
     # -- measuring ---------------------------------------------------------------------------
 
@@ -203,7 +207,8 @@ class SocketIOUser(User):
         try:
             ack = self.conn.call(event, *args, timeout=timeout or self.ack_timeout)
         except ConnectionClosed as exc:
-            self.record(name, _ms(start), ConnectionClosed(f"connection closed: {exc}"))
+            if not self._leaving_on_purpose:  # a drop the scenario made is not the server's
+                self.record(name, _ms(start), ConnectionClosed(f"connection closed: {exc}"))
             return None
         except AckTimeout as exc:
             self.record(name, _ms(start), exc)
@@ -260,8 +265,9 @@ class SocketIOUser(User):
         try:
             ack = self.conn.call(Event.SEND_MESSAGE, payload, timeout=self.ack_timeout)
         except ClientError as exc:
-            self.record(name, _ms(start), exc)
-            self.outbox[cmid] = (room, text)
+            if not (isinstance(exc, ConnectionClosed) and self._leaving_on_purpose):
+                self.record(name, _ms(start), exc)
+            self.outbox[cmid] = (room, text)  # retried, same clientMessageId, once back
             return None
         ms = _ms(start)
         result = ack[0] if ack else None

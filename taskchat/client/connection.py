@@ -3,9 +3,13 @@
 Why not python-socketio's client: it shares its codec with the reference server (see ``wire``),
 and inside Locust it cost 2-3x more CPU per message and ~2x more memory per user, and it drops a
 connection itself when the process falls a few seconds behind. This class speaks Engine.IO over
-WebSocket directly (no polling, no upgrade), with websocket-client and one reader thread per
-connection; under gevent monkey-patching that thread is a greenlet, so the same code serves
-pytest's plain threads and Locust's thousands of users.
+WebSocket directly (no polling, no upgrade): websocket-client opens the connection and sends;
+frames are read by this module's own parser, one socket read per burst rather than three per
+frame. In plain threads (pytest, the conformance suite) each connection has a reader thread.
+Under gevent (Locust) a greenlet per connection would be the biggest part of an idle user's
+memory, so the reader is a read watcher whose callback runs in gevent's event loop instead.
+Heartbeats: pings are answered with pongs; one watchdog per process gives up on a connection
+that heard nothing for pingInterval + pingTimeout.
 
 Memory per connection is kept small for load runs: ``__slots__``, no per-connection buffers, and
 ``keep_received=False`` turns off the event log (events then reach ``on_event`` and the waiters
@@ -241,7 +245,8 @@ class Connection:
     (the WebSocket ended), ``"ping timeout"`` (no ping within pingInterval + pingTimeout),
     ``"transport error: ..."``. ``on_close(reason)`` runs once when an established
     connection closes for any reason, on whichever thread noticed it; ``on_event(event, args,
-    t)`` runs on the reader thread for every event.
+    t)`` runs on the reader for every event. Under gevent the reader is a read watcher whose
+    callback runs inside the event loop: callbacks must not block there.
     """
 
     __slots__ = (
@@ -441,7 +446,8 @@ class Connection:
             return ack_id
 
     def emit_with_ack(self, event: str, *args: Any, callback: AckCallback) -> int:
-        """Send with an ack id; ``callback(args)`` runs on the reader thread when the ack comes.
+        """Send with an ack id; ``callback(args)`` runs on the reader when the ack comes (under
+        gevent: inside the event loop, so it must not block).
 
         Returns the ack id. Nothing happens if the ack never comes: the caller keeps its own
         deadline (the Locust user does, to count lost acks).
