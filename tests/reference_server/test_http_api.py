@@ -24,6 +24,15 @@ SECRET = "http-test-secret-0123456789abcdef"
 ADMIN = make_token(SECRET, "root", name="Root", admin=True)
 
 
+# the success bodies of CONTRACT §9 as the schemas (and the OpenAPI document) describe them
+_RESPONSE_SCHEMAS = {
+    ("POST", 201): "http/task.json",
+    ("PATCH", 200): "http/task_updated.response.json",
+    ("PUT", 200): "defs/member.json",
+    ("POST", 202): "http/notification.response.json",
+}
+
+
 class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[tuple[str, ...], str, object]] = []
@@ -45,6 +54,9 @@ class Client:
         raw = b"" if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         status, resp_headers, out = await self.api(method, path, headers, raw)
         data = orjson.loads(out) if out else None
+        schema = _RESPONSE_SCHEMAS.get((method, status))
+        if schema is not None and (method, path) != ("GET", "/nope"):
+            assert validate(schema, data) == [], (method, path, data)
         if status >= 400:
             assert validate("http/error.json", data) == [], data
             assert (b"content-type", b"application/json") in resp_headers
@@ -76,7 +88,8 @@ def user(uid: str) -> str:
 
 def test_health_and_unknown_routes() -> None:
     async def t(http: Client, app: ChatApp, rec: Recorder) -> None:
-        assert await http("GET", "/healthz", token=None) == (200, {"status": "ok"})
+        status, body = await http("GET", "/healthz", token=None)
+        assert status == 200 and validate("http/health.json", body) == []
         status, body = await http("GET", "/nope", token=None)
         assert (status, body["error"]["code"]) == (404, "NOT_FOUND")
         status, body = await http("GET", "/api/tasks", token=None)
