@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
     token.add_argument("--sub", required=True, help="the user id")
     token.add_argument("--name", default=None, help="the display name")
     token.add_argument("--admin", action="store_true", help='add "admin": true')
-    token.add_argument("--ttl", type=float, default=3600.0, metavar="SECONDS")
+    token.add_argument("--ttl", type=float, default=3600.0, metavar="SECONDS",
+                       help="lifetime (default 3600); 0 = no exp claim")
     token.add_argument("--jwt-secret", default=None, help=f"(or ${ENV_SECRET})")
     token.set_defaults(func=run_token)
 
@@ -147,7 +148,8 @@ def run_token(args: argparse.Namespace) -> int:
     if not secret:
         print(f"taskchat: pass --jwt-secret or set {ENV_SECRET}", file=sys.stderr)
         return 2
-    print(make_token(secret, args.sub, name=args.name, admin=args.admin, ttl=args.ttl))
+    ttl = args.ttl if args.ttl > 0 else None
+    print(make_token(secret, args.sub, name=args.name, admin=args.admin, ttl=ttl))
     return 0
 
 

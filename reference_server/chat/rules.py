@@ -200,7 +200,7 @@ class ChatRules:
         """What the caller sends when handling an event raised: that request fails, no more."""
         payload = args[0] if len(args) == 1 else None
         return self._refusal(
-            sid, event, _named_task(payload), ErrorCode.INTERNAL, "internal server error"
+            sid, event[:128], _named_task(payload), ErrorCode.INTERNAL, "internal server error"
         )
 
     def _refusal(
