@@ -50,6 +50,12 @@ class SkipCheck(Exception):
     """The target cannot run this check (reported as skipped, with the reason)."""
 
 
+def error_code(ack: Any) -> Any:
+    """The code of an ``ok: false`` ack, whatever shape a faulty server gave it."""
+    error = ack.get("error") if isinstance(ack, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
 def short(value: Any, limit: int = _MAX_FRAME) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}…({len(text)} characters)"
@@ -100,8 +106,7 @@ class Client:
         if self.ctx.check.name == RATE_LIMIT_CHECK or len(ack) != 1:
             return False
         a = ack[0]
-        return (isinstance(a, dict) and a.get("ok") is False and isinstance(a.get("error"), dict)
-                and a["error"].get("code") == ErrorCode.RATE_LIMITED)
+        return isinstance(a, dict) and a.get("ok") is False and error_code(a) == ErrorCode.RATE_LIMITED
 
     def ok(self, event: str, *args: Any, req: str) -> Payload:
         ack = self.call(event, *args)
@@ -113,7 +118,7 @@ class Client:
     def refused(self, event: str, *args: Any, code: str, req: str) -> Payload:
         """The request must be refused with ``code``, in the ack and in an ``error`` event."""
         ack = self.call(event, *args)
-        got = ack.get("error", {}).get("code") if isinstance(ack, dict) else None
+        got = error_code(ack)
         if not (isinstance(ack, dict) and ack.get("ok") is False and got == code):
             self.ctx.fail(req, f"{event} {short(args, 300)} is refused with {code}",
                           f"ack {short(ack)}")
