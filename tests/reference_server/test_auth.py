@@ -99,3 +99,13 @@ def test_rs256_with_the_public_key_and_no_algorithm_confusion(rsa_keys: tuple[by
     mac = hmac.new(public.encode(), head + b"." + body, hashlib.sha256).digest()
     forged = b".".join([head, body, base64.urlsafe_b64encode(mac).rstrip(b"=")]).decode()
     assert code_of(rs_only, forged) == ErrorCode.AUTH_INVALID
+
+
+def test_the_token_command_mints_what_the_server_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from taskchat.cli import main
+
+    assert main(["token", "--sub", "cli-user", "--name", "Cli User", "--admin", "--jwt-secret", SECRET]) == 0
+    who = Verifier(secret=SECRET).verify(capsys.readouterr().out.strip())
+    assert (who.user_id, who.name, who.admin) == ("cli-user", "Cli User", True)
+    assert main(["token", "--sub", "forever", "--ttl", "0", "--jwt-secret", SECRET]) == 0
+    assert "exp" not in jwt.decode(capsys.readouterr().out.strip(), SECRET, algorithms=["HS256"])
