@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import requests
+import websocket
 
 from conformance.context import CheckFailed, Ctx, SkipCheck
 from conformance.registry import NEEDS, Check
@@ -39,9 +40,13 @@ def preflight(target: Target) -> ControlAdapter | NoControl:
     control adapter must work (a wrong admin token is a configuration error, not 70 failures)."""
     url = f"{target.url}/socket.io/?EIO=4&transport=polling"
     try:
-        requests.get(url, timeout=target.timeouts.connect)
+        resp = requests.get(url, timeout=target.timeouts.connect)
     except requests.RequestException as exc:
         raise RunError(f"server unreachable at {target.url}: {exc}") from exc
+    if not (resp.status_code == 200 and resp.text.startswith("0")) and not _websocket_opens(target):
+        # neither transport opens a session: not a broken server but no Engine.IO server at all
+        raise RunError(f"{target.url} does not speak Engine.IO v4: GET {url} answered "
+                       f"HTTP {resp.status_code} {resp.text[:120]!r}, and no WebSocket opened")
     try:
         control = load_adapter(target.adapter, target)
         if not isinstance(control, NoControl):
@@ -52,6 +57,20 @@ def preflight(target: Target) -> ControlAdapter | NoControl:
             "the checks that need one)"
         ) from exc
     return control
+
+
+def _websocket_opens(target: Target) -> bool:
+    ws_url = "ws" + target.url[len("http"):] + "/socket.io/?EIO=4&transport=websocket"
+    try:
+        ws = websocket.create_connection(ws_url, timeout=target.timeouts.connect)
+    except (OSError, websocket.WebSocketException):
+        return False
+    try:
+        return str(ws.recv()).startswith("0")
+    except (OSError, websocket.WebSocketException):
+        return False
+    finally:
+        ws.close()
 
 
 def missing_needs(check: Check, target: Target, control: ControlAdapter | NoControl) -> str | None:

@@ -97,8 +97,9 @@ def run_session(
     report_dir: Path | None = None,
     workers: int = 6,
     verbose: bool = False,
-    stream: TextIO = sys.stdout,
+    stream: TextIO | None = None,
 ) -> RunResult:
+    stream = stream or sys.stdout  # looked up per run: a test may have swapped it
     # the server's secret is the server's business: PyJWT's advice on its length is noise here
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     _check_selection(only, requirements)

@@ -12,8 +12,8 @@ _MARK = {PASS: "PASS ", "fail": "FAIL ", "error": "ERROR", SKIP: "skip "}
 
 
 class Progress:
-    def __init__(self, total: int, stream: TextIO = sys.stdout, verbose: bool = False) -> None:
-        self.total, self.stream, self.verbose = total, stream, verbose
+    def __init__(self, total: int, stream: TextIO | None = None, verbose: bool = False) -> None:
+        self.total, self.stream, self.verbose = total, stream or sys.stdout, verbose
         self.done = 0
         self.lock = threading.Lock()
 
@@ -32,7 +32,8 @@ class Progress:
                       f"          observed {f.observed[:400]}", file=self.stream)
 
 
-def summary(run: RunResult, stream: TextIO = sys.stdout) -> None:
+def summary(run: RunResult, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
     counts = run.counts()
     print("", file=stream)
     for r in run.requirements:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
 import subprocess
 import sys
+import threading
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -26,6 +28,21 @@ def test_unreachable_server_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
                  "--report-dir", str(tmp_path)])
     assert code == 2
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_a_server_that_is_not_socketio_is_exit_2(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code = main(["check", "--url", f"http://127.0.0.1:{server.server_address[1]}",
+                     "--jwt-secret", "s" * 32, "--report-dir", str(tmp_path)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2
+    assert "does not speak Engine.IO" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content,why", [
