@@ -41,8 +41,8 @@ def websocket_direct(ctx: Ctx) -> None:
     """A WebSocket-only client (no polling first) gets OPEN, then CONNECT with a sid."""
     ws = RawWebSocket(ctx)
     opened = json.loads(ws.expect("0", "TRANS-2", "an OPEN packet on a direct WebSocket")[1:])
-    ctx.expect(opened.get("upgrades") == [], "TRANS-2",
-               "OPEN over WebSocket offers no upgrades", opened)
+    ctx.expect(isinstance(opened.get("sid"), str) and isinstance(opened.get("upgrades"), list),
+               "TRANS-2", "OPEN over WebSocket carries a sid and an upgrades list", opened)
     ws.send("40" + json.dumps({"token": ctx.user("member").token}))
     answer = ws.expect("4", "TRANS-8", "an answer to CONNECT")
     ctx.expect(answer.startswith("40{"), "TRANS-8", "CONNECT is answered with CONNECT {sid}",
@@ -192,7 +192,8 @@ def unknown_namespace(ctx: Ctx) -> None:
 
 @check("TRANS-10")
 def one_ack_per_request(ctx: Ctx) -> None:
-    """Accepted, refused and unknown requests each get exactly one ACK with their id."""
+    """Accepted and refused requests each get exactly one ACK with their id (seen in raw
+    frames: the client libraries drop a second ACK). Unknown events are ERR-5's (a SHOULD)."""
     task = ctx.room("member")
     ws = RawWebSocket(ctx)
     ws.open_and_connect(ctx.user("member").token, "TRANS-10")
@@ -201,7 +202,6 @@ def one_ack_per_request(ctx: Ctx) -> None:
         [Event.JOIN_TASK, task],
         [Event.SEND_MESSAGE, {"taskId": task}],
         [Event.EDIT_MESSAGE, {"taskId": task, "messageId": "nope", "newMessage": "x"}],
-        ["no_such_event_here", {}],
         [Event.TYPING_START, {"taskId": task}],
         [Event.TYPING_STOP, {"taskId": task}],
         [Event.LEAVE_TASK, task],
