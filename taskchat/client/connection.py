@@ -19,6 +19,7 @@ of ``wait_for`` that are waiting when they arrive).
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import sys
 import threading
@@ -31,6 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 import websocket
 
 from taskchat.client import wire
+
+log = logging.getLogger("taskchat.client")
 
 OnEvent = Callable[[str, list[Any], float], None]
 AckCallback = Callable[[list[Any]], None]
@@ -558,7 +561,7 @@ class Connection:
                 self._ws.pong(data)
 
     def _on_readable(self, raw: socket.socket) -> None:
-        """gevent: the socket has data (runs in the hub: must not block)."""
+        """gevent: the socket has data (runs in the hub: must not block, must not raise)."""
         try:
             chunk = raw.recv(65536)
         except BlockingIOError:
@@ -566,7 +569,11 @@ class Connection:
         except OSError as exc:
             self._abort(f"transport error: {exc}")
             return
-        reason = "transport closed" if not chunk else self._feed(chunk)
+        try:
+            reason = "transport closed" if not chunk else self._feed(chunk)
+        except Exception as exc:  # never let the event loop drop this watcher silently
+            log.exception("reading %s failed", self.url)
+            reason = f"client error: {exc!r}"
         if reason is not None:
             self._abort(reason)
 
@@ -660,7 +667,10 @@ class Connection:
             if self.keep_received or self._waiters:
                 self._log_event(event, args, now)
             if self.on_event is not None:
-                self.on_event(event, args, now)
+                try:
+                    self.on_event(event, args, now)
+                except Exception:  # a caller's bug must not stop this connection's reader
+                    log.exception("on_event(%r) failed", event)
             if packet.ack_id is not None:
                 # the protocol has no server->client acks; answer anyway, as socket.io does
                 self._send_soon(wire.encode_ack([], packet.ack_id, self.namespace))
@@ -679,7 +689,10 @@ class Connection:
                     target.done = True
                     self._cond.notify_all()
                     return
-            target(data)
+            try:
+                target(data)
+            except Exception:
+                log.exception("ack callback %d failed", ack_id)
 
     def _log_event(self, event: str, args: list[Any], now: float) -> None:
         with self._cond:
@@ -706,7 +719,10 @@ class Connection:
             self.closed.set()
             self._cond.notify_all()
         if first and self.on_close is not None and self.sid is not None:
-            self.on_close(reason)
+            try:
+                self.on_close(reason)
+            except Exception:
+                log.exception("on_close failed")
         ws = self._ws
         if ws is not None:
             try:
