@@ -28,7 +28,7 @@ class CheckResult:
     level: str
     requirements: list[str]
     doc: str
-    status: str  # pass, fail (a finding), error (the check itself broke), skip
+    status: str  # pass, fail (a MUST finding), warn (SHOULD findings only), error, skip
     duration: float = 0.0
     findings: list[Finding] = field(default_factory=list)
     skip_reason: str | None = None
@@ -99,7 +99,7 @@ def summarize(checks: list[CheckResult]) -> list[RequirementResult]:
                 if f.requirement == "*"
             ]
         elif any(
-            c.status in (PASS, FAIL) and rid in c.requirements and rid not in c.unreached
+            c.status in (PASS, FAIL, WARN) and rid in c.requirements and rid not in c.unreached
             for c in ran
         ):
             status = PASS

@@ -18,7 +18,18 @@ import websocket
 
 from conformance.context import CheckFailed, Ctx, SkipCheck
 from conformance.registry import NEEDS, Check
-from conformance.results import ERROR, FAIL, PASS, SKIP, CheckResult, Finding, RunResult, summarize
+from conformance.results import (
+    ERROR,
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    CheckResult,
+    Finding,
+    RunResult,
+    summarize,
+)
+from schemas import REQUIREMENTS, Level, areas, requirement
 from taskchat.client.config import Target
 from taskchat.client.control import (
     ControlAdapter,
@@ -130,6 +141,10 @@ def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -
                             f"{client.label} received {count} ACK packets for it")
     if status == PASS and ctx.findings:
         status = FAIL
+    if status == FAIL and all(f.requirement in REQUIREMENTS
+                              and requirement(f.requirement).level == Level.SHOULD
+                              for f in ctx.findings):
+        status = WARN  # a SHOULD finding is reported, and does not fail the run
     if status == SKIP:
         ctx.findings.clear()
     frames = ctx.frames() if ctx.findings else []
@@ -172,7 +187,8 @@ def run_checks(
     else:
         results.extend(one(c) for c in concurrent)
     results.extend(one(c) for c in alone)
-    results.sort(key=lambda r: (list(_AREA_ORDER).index(r.area), r.name))
+    order = list(areas())
+    results.sort(key=lambda r: (order.index(r.area), r.name))
     run = RunResult(
         url=target.url,
         started=started,
@@ -187,12 +203,3 @@ def run_checks(
     )
     run.requirements = summarize(results)
     return run
-
-
-def _areas() -> dict[str, None]:
-    from schemas import areas
-
-    return dict.fromkeys(areas())
-
-
-_AREA_ORDER = _areas()

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, RunResult
 
-_MARK = {PASS: "PASS ", "fail": "FAIL ", "error": "ERROR", SKIP: "skip "}
+_MARK = {PASS: "PASS ", FAIL: "FAIL ", WARN: "WARN ", "error": "ERROR", SKIP: "skip "}
 
 
 class Progress:

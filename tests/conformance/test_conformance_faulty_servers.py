@@ -58,6 +58,8 @@ def test_should_failure_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     status = {r.id: r.status for r in run.requirements}
     assert status["ERR-5"] == WARN, out
     assert not run.must_failed
+    assert [c.status for c in run.checks if "ERR-5" in c.requirements] == [WARN]
+    assert "WARN" in out and "PASS: every MUST holds" in out
 
 
 def test_slow_but_correct_server_passes(tmp_path: Path) -> None:
