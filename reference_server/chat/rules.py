@@ -327,6 +327,8 @@ class ChatRules:
         if client_id is not None:
             original = self.lookup.by_client_id(task_id, ident.user_id, client_id)
             if original is not None:
+                if original.get("is_deleted"):  # a tombstone is shown blanked, as in history
+                    original = {**original, "message": "", "attachments": []}
                 return [Reply({"ok": True, "message": original})]
         reply_to = p.get("replyTo")
         if reply_to is not None:

@@ -322,6 +322,14 @@ def test_repeated_client_message_id_returns_the_original_without_broadcast(h: Ha
     assert reply(h.send("b", "b's", clientMessageId="c-1"))["message"]["id"] != first["id"]
 
 
+def test_a_retry_of_a_since_deleted_message_answers_its_tombstone(h: Harness) -> None:
+    h.joined("a", "mem")
+    mid = reply(h.send("a", "secret", clientMessageId="c-9"))["message"]["id"]
+    h.ev("a", Event.DELETE_MESSAGE, {"taskId": "t1", "messageId": mid})
+    again = reply(h.send("a", "secret", clientMessageId="c-9"))["message"]  # schema-checked
+    assert again["id"] == mid and again["is_deleted"] is True and again["message"] == ""
+
+
 def test_rate_limit_per_user_across_sockets_with_dedup_first_and_a_window() -> None:
     h = Harness(rate_limit=3, rate_window=10.0)
     h.joined("a1", "mem")
