@@ -35,6 +35,9 @@ from taskchat.client import wire
 
 log = logging.getLogger("taskchat.client")
 
+# bytes per socket read: a burst of chat frames fits; larger reads only fragment the heap
+_RECV_SIZE = 16384
+
 OnEvent = Callable[[str, list[Any], float], None]
 AckCallback = Callable[[list[Any]], None]
 
@@ -563,7 +566,7 @@ class Connection:
     def _on_readable(self, raw: socket.socket) -> None:
         """gevent: the socket has data (runs in the hub: must not block, must not raise)."""
         try:
-            chunk = raw.recv(65536)
+            chunk = raw.recv(_RECV_SIZE)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -585,7 +588,7 @@ class Connection:
         reason: str | None = None
         while reason is None:
             try:
-                chunk = sock.recv(65536)
+                chunk = sock.recv(_RECV_SIZE)
             except OSError as exc:
                 reason = f"transport error: {exc}"
                 break
