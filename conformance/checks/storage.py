@@ -57,7 +57,8 @@ def survives_restart(ctx: Ctx) -> None:
             ctx.fail("STORE-1", f"the restart command {cmd!r} succeeds",
                      f"exit {done.returncode}: {done.stderr[-500:]}")
     _wait_ready(ctx)
-    b = ctx.join("member", task)
+    b = ctx.connect("member", req="STORE-1")
+    b.join(task, req="STORE-1")  # the task, its members and messages must all be kept
     for msg in sent:
         again = b.send(task, "retry", clientMessageId=msg["client_message_id"], req="STORE-1")
         ctx.expect(again.get("id") == msg["id"], "STORE-1",

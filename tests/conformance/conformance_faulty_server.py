@@ -183,6 +183,16 @@ def store_oldest_first() -> None:
     store.Store.history = history  # type: ignore[method-assign]
 
 
+def store_forgets_on_restart() -> None:
+    """Acknowledges messages it keeps only in memory: a restart loses them."""
+    original = store.Store.__init__
+
+    def init(self: store.Store, path: str = ":memory:", **kwargs: Any) -> None:
+        original(self, ":memory:", **kwargs)
+
+    store.Store.__init__ = init  # type: ignore[method-assign]
+
+
 def http_health_down() -> None:
     original = http_api.HttpApi._route
 
@@ -240,7 +250,10 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "http_health_down": (http_health_down, "HTTP-1"),
     "err_unknown_event_invalid": (err_unknown_event_invalid, "ERR-5"),
 }
-EXTRA_PATCHES: dict[str, Callable[[], None]] = {"slow_but_correct": slow_but_correct}
+EXTRA_PATCHES: dict[str, Callable[[], None]] = {
+    "slow_but_correct": slow_but_correct,
+    "store_forgets_on_restart": store_forgets_on_restart,  # needs a restart hook: own test
+}
 
 
 if __name__ == "__main__":

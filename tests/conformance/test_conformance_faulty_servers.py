@@ -10,9 +10,12 @@ import pytest
 from conformance_faulty_server import FAULTS
 from conformance_servers import faulty_server
 
+from conformance.registry import all_checks, select
 from conformance.results import FAIL, WARN
+from conformance.runner import run_checks
 from conformance.session import run_session
 from schemas import Level, areas, requirement
+from taskchat.client.config import load_target
 
 MUST_FAULTS = sorted(f for f, (_, rid) in FAULTS.items() if requirement(rid).level == Level.MUST)
 
@@ -66,3 +69,15 @@ def test_slow_but_correct_server_passes(tmp_path: Path) -> None:
     run, out = _run("slow_but_correct", tmp_path, fast=False, only=["ROOM", "PRES", "TYPE"],
                     requirements=[])
     assert not run.must_failed, out
+
+
+def test_lost_messages_after_a_restart_fail_durability() -> None:
+    """The restart comes from the caller (here the test's server handle, as the embedded
+    server's restart does for `taskchat check`)."""
+    with faulty_server("store_forgets_on_restart") as srv:
+        target = load_target(None, srv.url, srv.jwt_secret)
+        target.restart_hook = srv.restart
+        run = run_checks(target, select(all_checks().values(), requirement_ids=["STORE-1"]))
+    store1 = next(r for r in run.requirements if r.id == "STORE-1")
+    assert store1.status == FAIL, [(c.name, c.status, c.skip_reason) for c in run.checks]
+    assert store1.findings  # the task (and its messages) came back missing
