@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from taskchat.cli import main
+from taskchat.client.tokens import mint_token
 
 from .chat_server import running_chat_server
 
@@ -60,5 +61,23 @@ def test_a_short_run_against_the_embedded_reference_server(tmp_path: Path) -> No
     code = main(["load", *QUICK, "--max-loss", "0", "--max-error-rate", "0.05",
                  "--report-dir", str(tmp_path)])  # fmt: skip
     summary, _ = _report(tmp_path)
+    assert code == 0, summary["verdicts"]
+    assert summary["counters"]["delivered"] > 0
+
+
+def test_pre_made_tokens_from_the_conformance_config_are_used(tmp_path: Path) -> None:
+    """A server without an admin API: the users share the config's tokens in its main task."""
+    roles = ("owner", "admin", "member", "member2", "viewer", "outsider", "admin_api")
+    tokens = {role: mint_token(SECRET, f"pre-{role}", name=role) for role in roles}
+    with running_chat_server(SECRET) as server:
+        server.tasks["main-task"] = {f"pre-{r}" for r in ("owner", "admin", "member", "member2")}
+        config = tmp_path / "target.toml"
+        config.write_text(
+            f'url = "{server.url}"\nadapter = "none"\n[tasks]\nmain = "main-task"\n'
+            "[tokens]\n" + "".join(f'{role} = "{token}"\n' for role, token in tokens.items())
+        )
+        code = main(["load", "--config", str(config), *QUICK, "--max-loss", "0",
+                     "--report-dir", str(tmp_path / "reports")])  # fmt: skip
+    summary, _ = _report(tmp_path / "reports")
     assert code == 0, summary["verdicts"]
     assert summary["counters"]["delivered"] > 0
