@@ -64,7 +64,7 @@ class EmbeddedServer:
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--db", str(self.db_path),
-            "--jwt-secret", self.jwt_secret,
+            f"--jwt-secret={self.jwt_secret}",  # a secret may start with "-"
             "--ready-file", str(ready),
             *self.extra_args,
         ]  # fmt: skip
@@ -131,7 +131,7 @@ def embedded_server(
     with tempfile.TemporaryDirectory(prefix="taskchat-") as tmp:
         server = EmbeddedServer(
             workdir=Path(workdir or tmp),
-            jwt_secret=jwt_secret or secrets.token_urlsafe(32),
+            jwt_secret=jwt_secret or secrets.token_hex(32),  # never starts with "-"
             extra_args=tuple(extra_args),
         )
         server.workdir.mkdir(parents=True, exist_ok=True)

@@ -34,3 +34,8 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
         workdir=tmp_path, extra_args=["--no-such-option"]
     ):
         pass
+
+
+def test_a_secret_that_looks_like_an_option_is_still_a_secret(tmp_path: Path) -> None:
+    with embedded_server(workdir=tmp_path, jwt_secret="-starts-like-an-option") as srv:
+        assert requests.get(f"{srv.url}/healthz", timeout=5).status_code == 200
