@@ -30,7 +30,7 @@ class ChatUser(SocketIOUser):
         except (ConfigError, ControlError) as exc:
             self.environment.stats.log_error("setup", "target", str(exc))
             log.error("cannot set up the load run: %s", exc)
-            raise StopUser() from exc
+            raise StopUser() from None
         self.number = self.provisioner.next_user_number()
         self.identity: Identity = self.provisioner.identity(self.number)
         self.user_id = self.identity.user_id
@@ -39,7 +39,8 @@ class ChatUser(SocketIOUser):
             self.scenario.start()
         except ControlError as exc:
             self.environment.stats.log_error("setup", "rooms and members", str(exc))
-            raise StopUser() from exc
+            log.error("cannot create rooms and members: %s", exc)
+            raise StopUser() from None
 
     def room(self, index: int) -> str:
         """Room ``index`` of this process, with this user as a member."""

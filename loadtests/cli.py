@@ -100,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from loadtests import report
     from taskchat.client.config import ConfigError, load_target
 
+    if args.run_time <= args.grace + 2:
+        print(f"taskchat load: --run-time must exceed --grace + 2 s (the end of a run waits "
+              f"{args.grace:g} s for deliveries still owed)", file=sys.stderr)  # fmt: skip
+        return 2
     out = Path(args.report_dir) / f"load-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     limits = report.Thresholds(args.max_p99_delivery_ms, args.max_loss, args.max_error_rate)
