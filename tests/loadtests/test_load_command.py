@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from load_chat_server import running_chat_server
 
 from taskchat.cli import main
 from taskchat.client.tokens import mint_token
-
-from .chat_server import running_chat_server
 
 SECRET = "load-test-secret-of-at-least-32-bytes"
 QUICK = ["--users", "6", "--spawn-rate", "6", "--run-time", "6s", "--grace", "1.5",

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from client_sio_server import echo_server, running_server, silent_server
 
 from taskchat.client import (
     AckTimeout,
@@ -17,8 +18,6 @@ from taskchat.client import (
     ConnectRefused,
     EventTimeout,
 )
-
-from .sio_server import echo_server, running_server, silent_server
 
 
 @pytest.fixture(scope="module")

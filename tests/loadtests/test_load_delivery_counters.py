@@ -9,13 +9,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from load_chat_server import ChatServer, running_chat_server
 
 from loadtests.delivery import DELIVERY, FANOUT, DeliveryTracker, text_with_marker
 from schemas import Event
 from taskchat.client import Connection
 from taskchat.client.tokens import mint_token
-
-from .chat_server import ChatServer, running_chat_server
 
 SECRET = "load-test-secret-of-at-least-32-bytes"
 ROOM = "room-1"
