@@ -10,7 +10,7 @@ import requests
 
 from conformance.context import Ctx
 from conformance.registry import check
-from schemas import Event
+from schemas import ErrorCode, Event
 from taskchat.client.connection import ClientError, Connection
 
 
@@ -88,10 +88,6 @@ def history_pages(ctx: Ctx) -> None:
     older = _page(ctx, "member", task, "STORE-2", limit=2, before=sent[3])
     ctx.expect([m.get("id") for m in older["messages"]] == [sent[2], sent[1]], "STORE-2",
                "before=<id> gives the messages older than it", older)
-    for bad in (0, 101, "ten"):
-        resp = ctx.history("member", task, limit=bad)
-        ctx.expect(resp.status_code == 400, "STORE-2", f"limit={bad!r} is refused with 400",
-                   f"HTTP {resp.status_code}")
     # the default page size: 51 messages in all, from four users so none nears a rate limit
     more = [ctx.join(role, task) for role in ("owner", "admin", "member2")]
     for i in range(46):
@@ -103,6 +99,31 @@ def history_pages(ctx: Ctx) -> None:
     full = _page(ctx, "member", task, "STORE-2", limit=100)
     ctx.expect(len(full["messages"]) >= 51, "STORE-2", "limit=100 gives up to 100",
                f"{len(full['messages'])} messages")
+
+
+@check("STORE-5", needs=["http"])
+def history_bad_parameters(ctx: Ctx) -> None:
+    """A limit outside 1..100 is a 400 INVALID_PAYLOAD; an unknown before a 404 MESSAGE_NOT_FOUND."""
+    task = ctx.room("member")
+    a = ctx.join("member", task)
+    a.send(task, "one message, so that a page exists")
+    for bad in (0, 101, "ten"):
+        resp = ctx.history("member", task, limit=bad)
+        ctx.expect(resp.status_code == 400 and _code(resp) == ErrorCode.INVALID_PAYLOAD, "STORE-5",
+                   f"limit={bad!r} is refused with 400 INVALID_PAYLOAD",
+                   f"HTTP {resp.status_code} {resp.text[:200]}")
+    resp = ctx.history("member", task, before=ctx.uid("no-such-message"))
+    ctx.expect(resp.status_code == 404 and _code(resp) == ErrorCode.MESSAGE_NOT_FOUND, "STORE-5",
+               "before=<unknown id> is refused with 404 MESSAGE_NOT_FOUND",
+               f"HTTP {resp.status_code} {resp.text[:200]}")
+
+
+def _code(resp: requests.Response) -> Any:
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body.get("error", {}).get("code") if isinstance(body, dict) else None
 
 
 @check("STORE-3", needs=["http"])

@@ -232,6 +232,33 @@ def slow_but_correct() -> None:
     _wrap_events(edit)
 
 
+def contract_minimal() -> None:
+    """Not a fault: what the contract requires and no more. History clamps a limit over 100
+    (CONTRACT: "at most 100") instead of refusing it (D22), and error events leave out the
+    optional event and taskId (D5). Only the SHOULDs that hold those decisions may complain."""
+    original_history = http_api.HttpApi._history
+
+    async def history(self: http_api.HttpApi, task_id: str, query: str, *args: Any) -> Any:
+        from urllib.parse import parse_qs, urlencode
+
+        q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        if q.get("limit", "").isdigit() and int(q["limit"]) > 100:
+            q["limit"] = "100"
+        return await original_history(self, task_id, urlencode(q), *args)
+
+    http_api.HttpApi._history = history  # type: ignore[method-assign]
+
+    def edit(_r: Any, _sid: str, _event: str, _args: list[Any], effects: Effects) -> Effects:
+        return [
+            dataclasses.replace(e, payload={k: v for k, v in e.payload.items()
+                                            if k not in ("event", "taskId")})
+            if isinstance(e, Emit) and e.event == Event.ERROR else e
+            for e in effects
+        ]
+
+    _wrap_events(edit)
+
+
 # fault -> the requirement the suite must then report broken
 FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "trans_no_max_payload": (trans_no_max_payload, "TRANS-1"),
@@ -252,6 +279,7 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
 }
 EXTRA_PATCHES: dict[str, Callable[[], None]] = {
     "slow_but_correct": slow_but_correct,
+    "contract_minimal": contract_minimal,
     "store_forgets_on_restart": store_forgets_on_restart,  # needs a restart hook: own test
 }
 
