@@ -9,8 +9,8 @@ workload: ``--users`` users in rooms of ``--room-size``; the first user of each 
 connect, join and sit idle (memory per user = RSS growth / users, after a GC); then the senders
 send for ``--seconds`` (CPU per received message = process CPU time / new_message events
 received). Run A: ``loadtests.user.SocketIOUser`` (the toolkit's raw client, delivery tracked).
-Run B: ``locust.contrib.socketio.SocketIOUser`` (python-socketio's client). Prints both and the
-ratio. Targets: <= 60 us CPU per received message, <= 20 KB per idle user.
+Run B: ``locust.contrib.socketio.SocketIOUser`` (python-socketio's client). Run C: a Locust user
+that does nothing, Locust's own memory per user under both. Prints the figures and the ratio. Targets: <= 60 us CPU per received message, <= 20 KB per idle user.
 
 This file is also the locustfile of both runs (``BENCH_MODE`` = raw or baseline).
 """
