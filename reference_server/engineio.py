@@ -186,6 +186,9 @@ PROBE_UPGRADED: Final = "upgraded"  # the probe WebSocket is now the transport
 PROBE_ABORT: Final = "abort"  # close the probe WebSocket (the session goes on over polling)
 PROBE_IGNORED: Final = "ignored"
 
+NOOP_DELAY: Final = 0.1  # a poll pending while upgrading gets its NOOP after this (as in Node)
+POLL_GONE: Final = b""  # poll_take: answer 400
+
 # poll_begin results
 POLL_OK: Final = "ok"
 POLL_ERROR: Final = "error"  # answer HTTP 400
@@ -206,6 +209,7 @@ class EngineSession:
         "poll_pending",
         "probe_attached",
         "probed",
+        "probed_at",
         "queue",
         "queue_limit",
         "sid",
@@ -242,6 +246,7 @@ class EngineSession:
         self.poll_pending = False
         self.probe_attached = False
         self.probed = False
+        self.probed_at = 0.0
 
     # -- handshake ------------------------------------------------------------------------
 
@@ -263,6 +268,10 @@ class EngineSession:
     @property
     def closed(self) -> bool:
         return self.state == STATE_CLOSED
+
+    @property
+    def closed_by_client(self) -> bool:
+        return self.state == STATE_CLOSED and self._closed_by_client
 
     def _close(self, reason: str, *, by_client: bool = False) -> SessionClosed | None:
         if self.state == STATE_CLOSED:
@@ -445,13 +454,15 @@ class EngineSession:
         self.poll_pending = True
         return POLL_OK, []
 
-    def poll_take(self) -> bytes | None:
-        """The body for the pending GET, or None to keep waiting."""
+    def poll_take(self, now: float) -> bytes | None:
+        """The body for the pending GET; None: keep waiting (until something is queued, or
+        :meth:`poll_deadline`); :data:`POLL_GONE`: answer 400 (the session upgraded meanwhile,
+        and polling requests after an upgrade are refused)."""
         if self.state == STATE_CLOSED:
             # a client close releases the GET with a NOOP, a server close with CLOSE
             return b"6" if self._closed_by_client else b"1"
         if self.transport != POLLING:
-            return b"6"  # upgraded: the pending GET is released
+            return POLL_GONE
         q = self.queue
         if q:
             body = SEPARATOR.join([p.polling() for p in q])
@@ -463,9 +474,15 @@ class EngineSession:
         if self.state == STATE_CLOSING:
             self._close(self.close_reason or REASON_FORCED_CLOSE)
             return b"1"
-        if self.probed:
-            return b"6"  # the client is upgrading: a NOOP ends its current poll
+        if self.probed and now >= self.probed_at + NOOP_DELAY:
+            # the client is upgrading: a NOOP ends its current poll (not at once: a GET racing
+            # the "5" that completes the upgrade would get 200, where it should get 400)
+            return b"6"
         return None
+
+    def poll_deadline(self) -> float:
+        """When a waiting GET must call :meth:`poll_take` again (even if nothing was queued)."""
+        return self.probed_at + NOOP_DELAY if self.probed else float("inf")
 
     def poll_end(self) -> None:
         self.poll_pending = False
@@ -500,6 +517,7 @@ class EngineSession:
             return PROBE_ABORT, []
         if message == "2probe":
             self.probed = True
+            self.probed_at = now
             return PROBE_REPLY_SENT, []
         if message == "5":
             self.transport = WEBSOCKET

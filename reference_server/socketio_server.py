@@ -400,6 +400,8 @@ class SocketIOServer:
         except trio.Cancelled:
             cancelled = True
             raise
+        except Exception:  # pragma: no cover - a bug ends this socket, not the server
+            log.exception("socket loop failed sid=%s", ref.sid)
         finally:
             if sock.state != _CLOSED:
                 sock.end(REASON_SHUTDOWN if cancelled else REASON_TRANSPORT_CLOSE)

@@ -45,11 +45,13 @@ RECEIVE_SIZE: Final = 65536
 WRITE_TIMEOUT: Final = 10.0  # a write blocked this long marks a slow consumer
 CLOSE_TIMEOUT: Final = 0.5  # for close frames and goodbyes when a session ends
 UPGRADE_TIMEOUT: Final = 10.0  # from the probe WebSocket's arrival to its "5"
+CLOSED_POLL_GRACE: Final = 1.0  # see Transport._remember_closed_poll
 KEEPALIVE_TIMEOUT: Final = 60.0  # an idle HTTP keep-alive connection
 REQUEST_TIMEOUT: Final = 30.0  # to receive a request's head and body
 MAX_HEADER_SIZE: Final = 16384
 
 REASON_SHUTDOWN: Final = "server shutting down"
+_SENT: Final = 0  # the handler already wrote the response
 
 WS_CLOSE_NORMAL: Final = 1000
 WS_CLOSE_GOING_AWAY: Final = 1001
@@ -351,6 +353,7 @@ class Transport:
         self.sessions: dict[str, EngineConnection] = {}
         self._nursery: trio.Nursery | None = None
         self._dirty: list[EngineConnection] = []  # WebSocket sessions with packets to write
+        self._closed_polls: dict[str, float] = {}  # sid -> until when a late GET gets NOOP
         self._flush_signal = Signal()
 
     @property
@@ -381,7 +384,12 @@ class Transport:
             dirty = self._dirty
             self._dirty = []
             for conn in dirty:
-                conn.flush_now()
+                try:
+                    conn.flush_now()
+                except Exception:  # pragma: no cover - a bug must not stop every socket
+                    log.exception("flush failed (sid=%s)", conn.sid)
+                    conn.core.abort(eio.REASON_TRANSPORT_ERROR)
+                    conn.kick()
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -437,6 +445,9 @@ class Transport:
         except trio.Cancelled:
             core.abort(REASON_SHUTDOWN)
             raise
+        except Exception:  # pragma: no cover - a bug closes this session, not the server
+            log.exception("session task failed (sid=%s)", core.sid)
+            core.abort(eio.REASON_TRANSPORT_ERROR)
         finally:
             await self._teardown(conn)
 
@@ -529,6 +540,8 @@ class Transport:
                     return
         except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
             return
+        except Exception:  # a bug closes this connection (and its session), not the server
+            log.exception("connection from %s failed", remote)
         finally:
             await _linger_close(stream)
 
@@ -586,8 +599,10 @@ class Transport:
         if body and not head:
             data += h.send(h11.Data(data=body))
         data += h.send(h11.EndOfMessage())
-        with trio.move_on_after(self.write_timeout):
+        with trio.move_on_after(self.write_timeout) as scope:
             await stream.send_all(data)
+        if scope.cancelled_caught:
+            raise trio.BrokenResourceError("response write timed out")
 
     async def _send_simple(
         self, stream: trio.SocketStream, h: h11.Connection, status: int, body: bytes
@@ -636,6 +651,8 @@ class Transport:
         )
         if upgrade is not None:
             return upgrade
+        if status == _SENT:
+            return None
         if body is None:
             headers = [*headers, (b"connection", b"close")]
         await self._send_response(stream, h, status, headers, payload)
@@ -748,6 +765,8 @@ class Transport:
                 return self._eio_error(ERR_BAD_METHOD, cors)
             conn = self._new_session(eio.POLLING, app_path, remote)
             return 200, text, conn.core.open_packet().data, None
+        if method == "GET" and self._closed_polls.pop(sid, 0.0) > trio.current_time():
+            return 200, text, b"6", None  # the NOOP it would have got a moment earlier
         conn = self.sessions.get(sid)
         if conn is None or conn.path != app_path:
             return self._eio_error(ERR_SID_UNKNOWN, cors)
@@ -756,15 +775,25 @@ class Transport:
             status, payload = await self._poll(conn, stream, h, text)
             if status != 200:
                 return self._eio_error(ERR_BAD_REQUEST, cors)
-            return 200, text, payload, None
+            try:
+                await self._send_response(stream, h, 200, text, payload)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                # the packets in this poll are lost: end the session rather than skip them
+                core.poll_abandoned()
+                conn.kick()
+                raise
+            return _SENT, [], b"", None
         if method == "POST":
             if body is None:
                 core.abort(eio.REASON_PAYLOAD_TOO_LARGE)
                 conn.kick()
                 return 413, text, b"payload too large", None
+            poll_was_pending = core.poll_pending
             status, events = core.receive_post(body, trio.current_time())
             app = conn.app
             _deliver(conn, events)
+            if core.closed_by_client and not poll_was_pending:
+                self._remember_closed_poll(sid)
             if app.backlogged:
                 await app.wait_capacity()
             if status == 200:
@@ -773,6 +802,15 @@ class Transport:
                 return 413, text, b"payload too large", None
             return self._eio_error(ERR_BAD_REQUEST, cors)
         return self._eio_error(ERR_BAD_METHOD, cors)
+
+    def _remember_closed_poll(self, sid: str) -> None:
+        """A client closed its polling session while no GET was pending; a GET it sent at
+        the same time may still be on its way (the two requests race on two connections):
+        answer it with the NOOP it would have got, once, for a short while."""
+        now = trio.current_time()
+        if len(self._closed_polls) > 64:
+            self._closed_polls = {k: t for k, t in self._closed_polls.items() if t > now}
+        self._closed_polls[sid] = now + CLOSED_POLL_GRACE
 
     async def _poll(
         self,
@@ -789,10 +827,11 @@ class Transport:
             return 400, b""
         try:
             while True:
-                body = core.poll_take()
+                body = core.poll_take(trio.current_time())
                 if body is not None:
                     break
-                await conn._poll_signal.wait()
+                with trio.move_on_at(core.poll_deadline()):
+                    await conn._poll_signal.wait()
         except trio.Cancelled:
             # shutting down: answer the pending GET with CLOSE, briefly
             core.abort(REASON_SHUTDOWN)
@@ -800,12 +839,15 @@ class Transport:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + CLOSE_TIMEOUT
                 with contextlib.suppress(Exception):
-                    await self._send_response(stream, h, 200, headers, core.poll_take() or b"1")
+                    body = core.poll_take(trio.current_time()) or b"1"
+                    await self._send_response(stream, h, 200, headers, body)
             raise
         finally:
             core.poll_end()
-        if core.closed or core.transport != eio.POLLING:
+        if core.closed:
             conn.kick()
+        if body == eio.POLL_GONE:
+            return 400, b""
         return 200, body
 
     # -- WebSocket ------------------------------------------------------------------------
@@ -890,7 +932,11 @@ class Transport:
                     wsconn.receive_data(data or None)
                     for event in wsconn.events():
                         if isinstance(event, (TextMessage, BytesMessage)):
-                            size += len(event.data)
+                            chunk = event.data
+                            if isinstance(chunk, str) and not chunk.isascii():
+                                size += len(chunk.encode("utf-8", "surrogatepass"))
+                            else:
+                                size += len(chunk)
                             if size > max_payload:
                                 if probe:
                                     return False

@@ -146,11 +146,11 @@ def test_polling_post_batch_and_get_batch() -> None:
         MessageReceived(b"\x01\x02\x03\x04"),
     ]
     assert s.poll_begin(T0) == (eio.POLL_OK, [])
-    assert s.poll_take() is None  # nothing queued: the GET waits
+    assert s.poll_take(T0) is None  # nothing queued: the GET waits
     s.send(message_packet("a"))
     s.send(message_packet(b"\x01\x02\x03\x04"))
     s.send(message_packet("b"))
-    assert s.poll_take() == b"4a\x1ebAQIDBA==\x1e4b"
+    assert s.poll_take(T0) == b"4a\x1ebAQIDBA==\x1e4b"
     s.poll_end()
     assert s.queue == type(s.queue)()
 
@@ -173,22 +173,22 @@ def test_duplicate_get_closes_and_first_gets_close_packet() -> None:
     assert s.poll_begin(T0)[0] == eio.POLL_OK
     result, events = s.poll_begin(T0)
     assert result == eio.POLL_ERROR and events == [SessionClosed(eio.REASON_TRANSPORT_ERROR)]
-    assert s.poll_take() == b"1"
+    assert s.poll_take(T0) == b"1"
 
 
 def test_client_close_post_releases_pending_get_with_noop() -> None:
     s = session()
     s.poll_begin(T0)
     assert s.receive_post(b"1", T0) == (200, [SessionClosed(eio.REASON_TRANSPORT_CLOSE)])
-    assert s.poll_take() == b"6"
+    assert s.poll_take(T0) == b"6"
 
 
 def test_polling_ping_goes_out_on_the_get() -> None:
     s = session(ping_interval=0.3, ping_timeout=0.2)
     s.poll_begin(T0)
-    assert s.poll_take() is None
+    assert s.poll_take(T0) is None
     s.handle_timers(T0 + 0.3)
-    assert s.poll_take() == b"2"
+    assert s.poll_take(T0) == b"2"
     s.poll_end()
     assert s.receive_post(b"3", T0 + 0.31) == (200, [])
     assert s.next_deadline() == pytest.approx(T0 + 0.61)
@@ -243,7 +243,7 @@ def test_server_close_flushes_then_closes_polling() -> None:
     s.send(message_packet("last"))
     s.close("bye", T0)
     s.poll_begin(T0)
-    assert s.poll_take() == b"4last\x1e1"
+    assert s.poll_take(T0) == b"4last\x1e1"
     assert s.closed
 
 
@@ -266,17 +266,19 @@ def test_server_close_without_queue_is_immediate() -> None:
 def test_upgrade_sequence_with_noop_releasing_the_pending_get() -> None:
     s = session()
     assert s.poll_begin(T0)[0] == eio.POLL_OK
-    assert s.poll_take() is None
+    assert s.poll_take(T0) is None
     assert s.attach_probe()
     assert not s.attach_probe()  # one probe at a time
-    assert s.poll_take() is None  # not probed yet: keeps waiting
+    assert s.poll_take(T0) is None  # not probed yet: keeps waiting
     assert s.receive_probe("2probe", T0) == (eio.PROBE_REPLY_SENT, [])
     assert eio.PROBE_REPLY.data == b"3probe"
-    assert s.poll_take() == b"6"  # the noop ends the client's current poll
+    assert s.poll_take(T0) is None  # a NOOP a little later: the "5" may be on its way
+    assert s.poll_deadline() == T0 + eio.NOOP_DELAY
+    assert s.poll_take(T0 + eio.NOOP_DELAY) == b"6"  # the noop ends the client's current poll
     s.poll_end()
     s.send(message_packet("during upgrade"))  # still polling until "5"
     assert s.poll_begin(T0)[0] == eio.POLL_OK
-    assert s.poll_take() == b"4during upgrade"
+    assert s.poll_take(T0) == b"4during upgrade"
     s.poll_end()
     s.send(message_packet("after"))
     assert s.receive_probe("5", T0) == (eio.PROBE_UPGRADED, [Upgraded()])
@@ -288,13 +290,15 @@ def test_upgrade_sequence_with_noop_releasing_the_pending_get() -> None:
     assert s.receive_ws("4hi", T0) == [MessageReceived("hi")]
 
 
-def test_pending_get_at_upgrade_gets_noop() -> None:
+def test_get_pending_when_the_upgrade_completes_is_refused() -> None:
     s = session()
-    s.poll_begin(T0)
+    s.poll_begin(T0)  # e.g. a GET that raced the client's "5"
     s.attach_probe()
-    s.receive_probe("5", T0)
+    s.receive_probe("2probe", T0)
+    assert s.poll_take(T0 + 0.01) is None
+    s.receive_probe("5", T0 + 0.02)
     s.send(message_packet("x"))
-    assert s.poll_take() == b"6"
+    assert s.poll_take(T0 + 0.02) == eio.POLL_GONE  # 400, as for any poll after the upgrade
     assert [p.data for p in s.take()] == [b"4x"]
 
 

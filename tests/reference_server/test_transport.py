@@ -191,6 +191,18 @@ def test_raw_polling_connect_then_upgrade(wire_server: Any) -> None:
     assert h.disconnects == [(sid, "transport close")]
 
 
+def test_polling_close_racing_a_get(wire_server: Any) -> None:
+    """A GET sent together with the client's CLOSE but arriving second still gets its NOOP
+    (once); later requests get 400."""
+    srv = wire_server(EchoHandler())
+    base = f"{srv.url}/socket.io/?EIO=4&transport=polling"
+    sid = json.loads(requests.get(base, timeout=5).text[1:])["sid"]
+    assert requests.post(f"{base}&sid={sid}", data=b"1", timeout=5).text == "ok"
+    r = requests.get(f"{base}&sid={sid}", timeout=5)
+    assert (r.status_code, r.text) == (200, "6")
+    assert requests.get(f"{base}&sid={sid}", timeout=5).status_code == 400
+
+
 def test_refused_connect_gets_connect_error(wire_server: Any) -> None:
     h = EchoHandler()
     srv = wire_server(h)

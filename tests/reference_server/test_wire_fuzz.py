@@ -219,7 +219,7 @@ def step(c: SocketIOConnection, op: str, arg: object, now: float) -> list:
         result, evs = e.poll_begin(now)
         events += evs
         if result == eio.POLL_OK:
-            e.poll_take()
+            e.poll_take(now)
             e.poll_end()
     elif op == "accept":
         c.accept(arg, "SID")  # type: ignore[arg-type]
