@@ -109,15 +109,23 @@ def _has_binary(data: object) -> bool:
     return False
 
 
+_HEADS: Final = {t: b"4%d" % t for t in range(7)}
+
+
 def _encode(
     ptype: int, namespace: str, data: list[object], ack_id: int | None
 ) -> tuple[OutPacket, ...]:
-    if not _has_binary(data):
-        # the common case, encoded without the codec: "4" + type + [nsp,] + [id] + json
-        head = b"4" + str(ptype).encode() + _ns_prefix(namespace)
+    # the common case, encoded without the codec: "4" + type + [nsp,] + [id] + JSON. orjson
+    # refuses bytes, so a success also says there is nothing binary (no walk over the data)
+    try:
+        body = orjson.dumps(data)
+    except TypeError:
+        body = None if _has_binary(data) else json_dumps(data)
+    if body is not None:
+        head = _HEADS[ptype] if namespace == "/" else b"4%d" % ptype + _ns_prefix(namespace)
         if ack_id is not None:
-            head += str(ack_id).encode()
-        return (OutPacket(head + json_dumps(data)),)
+            head += b"%d" % ack_id
+        return (OutPacket(head + body),)
     pkt = _Packet(
         packet_type=ptype,
         data=[bytes(x) if isinstance(x, memoryview) else x for x in data],
