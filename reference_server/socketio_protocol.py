@@ -236,6 +236,7 @@ class SocketIOConnection:
     __slots__ = (
         "_connect_deadline",
         "_partial",
+        "_partial_size",
         "_send",
         "allowed",
         "engine",
@@ -258,6 +259,7 @@ class SocketIOConnection:
         self.allowed = frozenset(namespaces)
         self.namespaces: dict[str, _Namespace] = {}
         self._partial: _Packet | None = None  # a binary packet waiting for its attachments
+        self._partial_size = 0
         self._connect_deadline: float | None = now + connect_timeout
 
     # -- timers ---------------------------------------------------------------------------
@@ -295,6 +297,9 @@ class SocketIOConnection:
         pkt = self._partial
         if pkt is None:
             raise Malformed("binary data when no packet waits for attachments")
+        self._partial_size += len(data)
+        if self._partial_size > self.engine.max_payload:
+            raise Malformed("attachments over max_payload")  # in total, not only each
         if not pkt.add_attachment(bytes(data)):
             return []
         self._partial = None
@@ -352,6 +357,7 @@ class SocketIOConnection:
             _check_placeholders(data, count)
             if count:
                 self._partial = pkt
+                self._partial_size = len(text)
                 return []
         return self._dispatch(pkt)
 

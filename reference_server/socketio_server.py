@@ -299,8 +299,11 @@ class SocketIOServer:
                     pkts = others[ns] = sio.encode_event(ns, event, args)
             if sock.state == _CONNECTED:
                 sock.conn.send_many(pkts)
-            else:
+            else:  # on_connect still runs: sent after the CONNECT reply, within the same bound
                 sock.pending.extend(pkts)
+                if len(sock.pending) > self.settings.send_queue_limit:
+                    sock.conn.core.abort(REASON_SLOW_CONSUMER)
+                    sock.conn.kick()
 
     def disconnect(self, sid: str) -> None:
         """Server-side disconnect of one socket: sends DISCONNECT; the connection closes when it

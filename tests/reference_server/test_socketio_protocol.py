@@ -243,6 +243,17 @@ def test_bad_binary_headers_close(header: str) -> None:
     assert_closed(c, c.receive(header))
 
 
+def test_attachments_are_bounded_by_max_payload_in_total() -> None:
+    engine = EngineSession(eio.WEBSOCKET, T0, max_payload=200)
+    c = SocketIOConnection(engine, T0)
+    c.receive("0")
+    c.accept("/", "S")
+    header = '53-["m"' + ',{"_placeholder":true,"num":%d}' * 3 % (0, 1, 2) + "]"  # 104 chars
+    assert c.receive(header) == []
+    assert c.receive(b"x" * 60) == []  # each attachment is under max_payload,
+    assert_closed(c, c.receive(b"x" * 60))  # the packet is not
+
+
 def test_text_while_waiting_for_attachments_closes() -> None:
     c = connected()
     c.receive('51-["m",{"_placeholder":true,"num":0}]')
