@@ -502,6 +502,9 @@ class Transport:
                         code = WS_CLOSE_TOO_BIG
                     frame = ws.close_frame(code)
                     if frame:
+                        if ws.raw:  # the rest of a partly written frame goes first
+                            frame = b"".join(ws.raw) + frame
+                            ws.raw.clear()
                         ws.broken = True
                         try:
                             await ws.stream.send_all(frame)
