@@ -184,7 +184,6 @@ Event = MessageReceived | SessionClosed | Upgraded
 PROBE_REPLY_SENT: Final = "reply"  # write PROBE_REPLY on the probe WebSocket; release the poll
 PROBE_UPGRADED: Final = "upgraded"  # the probe WebSocket is now the transport
 PROBE_ABORT: Final = "abort"  # close the probe WebSocket (the session goes on over polling)
-PROBE_IGNORED: Final = "ignored"
 
 NOOP_DELAY: Final = 0.1  # a poll pending while upgrading gets its NOOP after this (as in Node)
 POLL_GONE: Final = b""  # poll_take: answer 400
@@ -308,16 +307,10 @@ class EngineSession:
     def send(self, pkt: OutPacket) -> bool:
         """Queue one packet. Returns False if the session is closed, or if this overflowed the
         queue (the session is then closed as a slow consumer: check :attr:`closed`)."""
-        if self.state != STATE_OPEN:
-            return False
-        q = self.queue
-        q.append(pkt)
-        if len(q) > self.queue_limit:
-            self._close(REASON_SLOW_CONSUMER)
-            return False
-        return True
+        return self.send_many((pkt,))
 
     def send_many(self, pkts: list[OutPacket] | tuple[OutPacket, ...]) -> bool:
+        """Queue packets (see :meth:`send`)."""
         if self.state != STATE_OPEN:
             return False
         q = self.queue

@@ -267,13 +267,6 @@ class EngineConnection:
             ws.raw.append(buf[n:] if n else buf)
             self._signal.set()
 
-    def wake(self) -> None:
-        """Something was queued on the core directly: let the writer (or the poll) go."""
-        if self.core.closed:
-            self.kick()
-        else:
-            (self._signal if self.ws is not None else self._poll_signal).set()
-
     def close(self, reason: str, *, flush: bool = True) -> None:
         """Server-side close; with ``flush`` what is queued goes out first."""
         self.core.close(reason, trio.current_time(), flush=flush)
@@ -621,7 +614,7 @@ class Transport:
                 body,
             )
 
-    def _cors_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    def _cors_headers(self) -> list[tuple[bytes, bytes]]:
         if self.cors_origin is None:
             return []
         return [(b"access-control-allow-origin", self.cors_origin.encode())]
@@ -703,7 +696,7 @@ class Transport:
         body: bytes | None,
         remote: str,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, tuple | None]:
-        cors = self._cors_headers(list(req.headers))
+        cors = self._cors_headers()
         text = [(b"content-type", b"text/plain; charset=UTF-8"), *cors]
         if method == "OPTIONS" and self.cors_origin is not None:
             return (
