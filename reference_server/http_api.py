@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskchat.http")
 
-# HTTP-only codes (D21); the protocol's own come from schemas.ErrorCode
-NOT_FOUND = "NOT_FOUND"
-METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
-CONFLICT = "CONFLICT"
-PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+# D21's HTTP-only codes are in schemas too (defs/http-error-code.json), so in ErrorCode
+NOT_FOUND = ErrorCode.NOT_FOUND
+METHOD_NOT_ALLOWED = ErrorCode.METHOD_NOT_ALLOWED
+CONFLICT = ErrorCode.CONFLICT
+PAYLOAD_TOO_LARGE = ErrorCode.PAYLOAD_TOO_LARGE
 
 _STATUS = {
     ErrorCode.INVALID_PAYLOAD: 400,

@@ -349,7 +349,8 @@ class SocketIOServer:
                 if app.sockets.get(sock.namespace) is sock:
                     del app.sockets[sock.namespace]
                 sock.end("refused")
-                log.info(
+                # the app logs the connection events at info, with the user and the refusal code
+                log.debug(
                     "connect_refused sid=%s nsp=%s remote=%s",
                     ref.sid,
                     ref.namespace,
@@ -369,7 +370,7 @@ class SocketIOServer:
                 if sock.pending:
                     sock.conn.send_many(sock.pending)
                     sock.pending = []
-                log.info(
+                log.debug(
                     "connect sid=%s nsp=%s transport=%s remote=%s",
                     ref.sid,
                     ref.namespace,
@@ -410,7 +411,7 @@ class SocketIOServer:
                 sock.end(REASON_SHUTDOWN if cancelled else REASON_TRANSPORT_CLOSE)
             if accepted:
                 reason = sock.reason or REASON_SHUTDOWN
-                log.info(
+                log.debug(
                     "disconnect sid=%s nsp=%s reason=%r duration=%.3fs",
                     ref.sid,
                     ref.namespace,

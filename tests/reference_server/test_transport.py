@@ -363,7 +363,7 @@ def test_malformed_packet_closes_only_its_session(wire_server: Any) -> None:
 
 
 def test_shutdown_closes_every_session_quickly(wire_server: Any, caplog: Any) -> None:
-    caplog.set_level(logging.INFO, logger="reference_server")
+    caplog.set_level(logging.DEBUG, logger="reference_server")  # the app logs at info
     h = EchoHandler()
     srv = wire_server(h)
     clients = [client(srv, ["websocket"]), client(srv, ["polling"])]
