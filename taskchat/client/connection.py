@@ -458,9 +458,15 @@ class Connection:
         Returns the ack id. Nothing happens if the ack never comes: the caller keeps its own
         deadline (the Locust user does, to count lost acks).
         """
+        return self._send_with_ack(event, args, callback)
+
+    def _send_with_ack(
+        self, event: str, args: tuple[Any, ...], waiter: _PendingCall | AckCallback
+    ) -> int:
+        """Register ``waiter`` for a fresh ack id, then send; a failed send leaves no waiter."""
         ack_id = self._next_ack_id()
         with self._cond:
-            self._pending[ack_id] = callback
+            self._pending[ack_id] = waiter
         try:
             self._send_event(event, args, ack_id)
         except ClientError:
@@ -473,15 +479,7 @@ class Connection:
         """Send with an ack id and block until the ack; returns the ack's arguments."""
         limit = self.timeout if timeout is None else timeout
         pending = _PendingCall()
-        ack_id = self._next_ack_id()
-        with self._cond:
-            self._pending[ack_id] = pending
-        try:
-            self._send_event(event, args, ack_id)
-        except ClientError:
-            with self._cond:
-                self._pending.pop(ack_id, None)
-            raise
+        ack_id = self._send_with_ack(event, args, pending)
         deadline = time.monotonic() + limit
         with self._cond:
             while not pending.done:
