@@ -644,3 +644,52 @@ def test_any_sequence_of_client_events_gets_one_reply_each_and_valid_output(
     for sid in ("a", "b", "v"):
         h.run(h.rules.disconnect(sid, h.now))
     assert h.rules.next_deadline() is None and h.rules.room_sids("t1") == ()
+
+
+_ACCEPTED_FAST: list[object] = [
+    "t1", "x" * 128,
+    {"taskId": "t1"}, {"taskId": "t1", "messageId": "m"},
+    {"taskId": "t1", "message": "hi"}, {"taskId": "t1", "message": " hi\n"},
+    {"taskId": "t1", "message": "hi", "replyTo": None, "clientMessageId": "c"},
+    {"taskId": "t1", "message": "hi", "replyTo": "m", "clientMessageId": None},
+    {"taskId": "t1", "messageId": "m", "newMessage": "n"},
+]
+
+
+@pytest.mark.parametrize("event", [
+    Event.JOIN_TASK, Event.LEAVE_TASK, Event.SEND_MESSAGE, Event.EDIT_MESSAGE,
+    Event.DELETE_MESSAGE, Event.TYPING_START, Event.TYPING_STOP,
+])
+def test_the_fast_pre_check_accepts_only_what_the_schema_accepts(event: str) -> None:
+    from reference_server.chat.validators import fast_accept
+    from schemas.validation import validator_for
+
+    rel = schema_for(event)
+    accept = fast_accept(rel)
+    assert accept is not None  # every client event has the shape the pre-check handles
+    original = validator_for(rel)
+    for p in _CORPUS + _ACCEPTED_FAST:
+        if accept(p):
+            assert original.is_valid(p), p
+        elif not isinstance(p, dict) or "attachments" not in p:
+            # without attachments the pre-check is exact: a refusal is the schema's too
+            assert not original.is_valid(p), p
+    # the common payloads take the fast path
+    assert any(accept(p) for p in _ACCEPTED_FAST)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(payload=_fields | _json)
+def test_the_fast_pre_check_never_accepts_an_invalid_payload(payload: object) -> None:
+    from reference_server.chat.validators import fast_accept
+    from schemas.validation import validator_for
+
+    for event in (Event.SEND_MESSAGE, Event.EDIT_MESSAGE, Event.JOIN_TASK, Event.TYPING_START):
+        rel = schema_for(event)
+        accept = fast_accept(rel)
+        assert accept is not None
+        verdict = validator_for(rel).is_valid(payload)
+        if accept(payload):
+            assert verdict, (event, payload)
+        elif not (isinstance(payload, dict) and "attachments" in payload):
+            assert not verdict, (event, payload)
