@@ -244,12 +244,7 @@ class ChatRules:
             if presence is None:
                 room.users[uid] = _Presence(sock.identity, now, {sock.sid})
                 if others:
-                    joined = {
-                        "taskId": task_id,
-                        "userId": uid,
-                        "userName": sock.identity.name,
-                        "timestamp": iso(now),
-                    }
+                    joined = _presence(task_id, sock.identity, now)
                     effects.append(Emit(Event.USER_JOINED, joined, others))
             else:
                 presence.sids.add(sock.sid)
@@ -283,12 +278,7 @@ class ChatRules:
                     Emit(Event.USER_STOPPED_TYPING, {"taskId": task_id, "userId": uid}, rest)
                 )
             if rest:
-                left = {
-                    "taskId": task_id,
-                    "userId": uid,
-                    "userName": presence.identity.name,
-                    "timestamp": iso(now),
-                }
+                left = _presence(task_id, presence.identity, now)
                 effects.append(Emit(Event.USER_LEFT, left, rest))
         if not room.sockets:
             del self._rooms[task_id]
@@ -541,3 +531,13 @@ def _named_task(payload: object) -> str | None:
     if isinstance(task_id, str) and 0 < len(task_id) <= 128:  # never echo a megabyte back
         return task_id
     return None
+
+
+def _presence(task_id: str, identity: Identity, now: float) -> dict[str, Any]:
+    """The payload of user_joined and user_left: the same fields, for arrival and departure."""
+    return {
+        "taskId": task_id,
+        "userId": identity.user_id,
+        "userName": identity.name,
+        "timestamp": iso(now),
+    }
