@@ -219,6 +219,12 @@ class ChatRules:
             Reply({"ok": False, "error": {"code": code, "message": message}}),
         ]
 
+    def _commenter(self, sock: _Socket, task_id: str, doing: str) -> None:
+        """A joined member whose role may comment (send, edit, type); refused otherwise."""
+        _task, member = self._member(sock, task_id, joined=True)
+        if member.role not in CAN_COMMENT:
+            raise _Refused(ErrorCode.FORBIDDEN, f"a {member.role} cannot {doing}")
+
     def _member(self, sock: _Socket, task_id: str, *, joined: bool) -> tuple[Task, Member]:
         """The checks every request makes, in the precedence order of CONTRACT §10."""
         task = self.tasks.get(task_id)
@@ -314,9 +320,7 @@ class ChatRules:
 
     def _send(self, sock: _Socket, p: dict[str, Any], now: float) -> list[Effect]:
         task_id = p["taskId"]
-        _task, member = self._member(sock, task_id, joined=True)
-        if member.role not in CAN_COMMENT:
-            raise _Refused(ErrorCode.FORBIDDEN, f"a {member.role} cannot send messages")
+        self._commenter(sock, task_id, "send messages")
         ident = sock.identity
         client_id = p.get("clientMessageId")
         if client_id is not None:
@@ -356,9 +360,7 @@ class ChatRules:
 
     def _edit(self, sock: _Socket, p: dict[str, Any], now: float) -> list[Effect]:
         task_id = p["taskId"]
-        _task, member = self._member(sock, task_id, joined=True)
-        if member.role not in CAN_COMMENT:
-            raise _Refused(ErrorCode.FORBIDDEN, f"a {member.role} cannot edit messages")
+        self._commenter(sock, task_id, "edit messages")
         msg = self._message_of(task_id, p["messageId"], deleted_ok=False)
         if msg["user_id"] != sock.identity.user_id:
             raise _Refused(ErrorCode.FORBIDDEN, "only the author may edit a message")
@@ -390,9 +392,7 @@ class ChatRules:
 
     def _typing_start(self, sock: _Socket, p: dict[str, Any], now: float) -> list[Effect]:
         task_id = p["taskId"]
-        _task, member = self._member(sock, task_id, joined=True)
-        if member.role not in CAN_COMMENT:
-            raise _Refused(ErrorCode.FORBIDDEN, f"a {member.role} cannot type")
+        self._commenter(sock, task_id, "type")
         key = (task_id, sock.identity.user_id)
         effects: list[Effect] = []
         if key not in self._typing:
