@@ -8,7 +8,7 @@ workload: ``--users`` users in rooms of ``--room-size``; the first user of each 
 ``--rate`` messages per second (with an ack), every member receives them. First the users
 connect, join and sit idle (memory per user = RSS growth / users, after a GC); then the senders
 send for ``--seconds`` (CPU per received message = process CPU time / new_message events
-received). Run A: ``loadtests.user.SocketIOUser`` (the toolkit's raw client, delivery tracked).
+received). Run A: ``taskchat.loadtests.user.SocketIOUser`` (the toolkit's raw client, delivery tracked).
 Run B: ``locust.contrib.socketio.SocketIOUser`` (python-socketio's client). Run C: a Locust user
 that does nothing, Locust's own memory per user under both. Prints the figures and the ratio. Targets: <= 60 us CPU per received message, <= 20 KB per idle user.
 
@@ -122,10 +122,9 @@ else:
     import psutil
     from locust import User, constant, events, task
     from locust.contrib.socketio import SocketIOUser as LocustSocketIOUser
-
-    from loadtests import runtime
-    from loadtests.user import SocketIOUser
-    from schemas import Event
+    from taskchat.loadtests import runtime
+    from taskchat.loadtests.user import SocketIOUser
+    from taskchat.schemas import Event
 
     PLAN: dict[str, Any] = json.loads(Path(os.environ["BENCH_PLAN"]).read_text())
     NUMBERS = itertools.count()

@@ -277,8 +277,7 @@ def start_taskchat(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Pope
 
 def setup_taskchat(port: int, rooms: int, users: int) -> None:
     import requests
-
-    from reference_server.auth import make_token
+    from taskchat.reference_server.auth import make_token
 
     admin = {"Authorization": "Bearer " + make_token(SECRET, "bench-admin", admin=True)}
     with requests.Session() as s:
@@ -302,7 +301,7 @@ def start_baseline() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def run_load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
-    from reference_server.auth import make_token
+    from taskchat.reference_server.auth import make_token
 
     tokens = [[make_token(SECRET, f"user-{r}-{u}", name=f"User {r}-{u}") for u in range(args.users)]
               for r in range(args.rooms)]

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from conformance.session import CannotRun, run_session
+    from taskchat.conformance.session import CannotRun, run_session
 
     try:
         result = run_session(

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import requests
+from taskchat.conformance.observer import ack_violations, connect_violations, event_violations
+from taskchat.conformance.registry import Check
+from taskchat.conformance.results import Finding
+from taskchat.schemas import ErrorCode, Event
 
-from conformance.observer import ack_violations, connect_violations, event_violations
-from conformance.registry import Check
-from conformance.results import Finding
-from schemas import ErrorCode, Event
 from taskchat.client.config import DISPLAY_NAMES, TASK_ROLES, ConfigError, Target
 from taskchat.client.connection import (
     AckTimeout,

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from referencing._core import Resolver
-
-from schemas.validation import load_schema, registry, schema_for, validator_for
+from taskchat.schemas.validation import load_schema, registry, schema_for, validator_for
 
 Path = tuple[str | int, ...]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import Direction, events
-from schemas.validation import schema_for, validate
+from taskchat.schemas import Direction, events
+from taskchat.schemas.validation import schema_for, validate
 
 
 def payload_of(args: list[Any]) -> tuple[Any, str | None]:

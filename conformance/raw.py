@@ -13,8 +13,7 @@ from typing import Any
 
 import requests
 import websocket
-
-from conformance.context import Ctx, short
+from taskchat.conformance.context import Ctx, short
 
 SEP = "\x1e"
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from schemas import REQUIREMENTS, Level, requirement
+from taskchat.schemas import REQUIREMENTS, Level, requirement
 
 if TYPE_CHECKING:
-    from conformance.context import Ctx
+    from taskchat.conformance.context import Ctx
 
 # The modules that hold the checks, one per area of the spec.
 CHECK_MODULES: tuple[str, ...] = (
@@ -103,7 +103,7 @@ def check(
 def all_checks() -> dict[str, Check]:
     """Every registered check, by name, once the check modules are imported."""
     for module in CHECK_MODULES:
-        importlib.import_module(f"conformance.checks.{module}")
+        importlib.import_module(f"taskchat.conformance.checks.{module}")
     return dict(_CHECKS)
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, Finding, RunResult
-from schemas import Level, areas, requirement
+from taskchat.conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, Finding, RunResult
+from taskchat.schemas import Level, areas, requirement
 
 
 def default_dir(base: Path = Path("reports")) -> Path:

@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 
 import requests
 import websocket
-
-from conformance.context import CheckFailed, Ctx, SkipCheck
-from conformance.registry import NEEDS, Check
-from conformance.results import (
+from taskchat.conformance.context import CheckFailed, Ctx, SkipCheck
+from taskchat.conformance.registry import NEEDS, Check
+from taskchat.conformance.results import (
     ERROR,
     FAIL,
     PASS,
@@ -29,7 +28,8 @@ from conformance.results import (
     RunResult,
     summarize,
 )
-from schemas import REQUIREMENTS, Level, areas, requirement
+from taskchat.schemas import REQUIREMENTS, Level, areas, requirement
+
 from taskchat.client.config import Target
 from taskchat.client.control import (
     ControlAdapter,

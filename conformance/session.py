@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TextIO
 
 from jwt.warnings import InsecureKeyLengthWarning
+from taskchat.conformance.registry import all_checks, select
+from taskchat.conformance.report_files import default_dir, write_all
+from taskchat.conformance.results import RunResult
+from taskchat.conformance.runner import RunError, run_checks
+from taskchat.conformance.terminal import Progress, summary
+from taskchat.schemas import REQUIREMENTS, areas
 
-from conformance.registry import all_checks, select
-from conformance.report_files import default_dir, write_all
-from conformance.results import RunResult
-from conformance.runner import RunError, run_checks
-from conformance.terminal import Progress, summary
-from schemas import REQUIREMENTS, areas
 from taskchat.client.config import ConfigError, Target, load_target
 
 

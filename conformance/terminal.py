@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import TextIO
 
-from conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, RunResult
+from taskchat.conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, RunResult
 
 _MARK = {PASS: "PASS ", FAIL: "FAIL ", WARN: "WARN ", "error": "ERROR", SKIP: "skip "}
 

@@ -1,4 +1,4 @@
-"""One pytest test per conformance check, for ``pytest --pyargs conformance --server-url …``.
+"""One pytest test per conformance check, for ``pytest --pyargs taskchat.conformance --server-url …``.
 
 A MUST finding fails the test with the expectation, the observation and the frames; a finding
 against SHOULD requirements only is a warning; a check the target cannot run is skipped.
@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conformance.registry import all_checks
-from conformance.report_files import check_text
-from conformance.results import ERROR, SKIP
-from conformance.runner import RunError, preflight, run_one
-from schemas import Level, requirement
+from taskchat.conformance.registry import all_checks
+from taskchat.conformance.report_files import check_text
+from taskchat.conformance.results import ERROR, SKIP
+from taskchat.conformance.runner import RunError, preflight, run_one
+from taskchat.schemas import Level, requirement
 
 
 class ConformanceWarning(UserWarning):
@@ -33,7 +32,7 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 @pytest.fixture(scope="session")
 def conformance_target(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
-    from conformance.session import CannotRun, open_target
+    from taskchat.conformance.session import CannotRun, open_target
 
     url = _option(request.config, "server_url")
     config = _option(request.config, "server_config")

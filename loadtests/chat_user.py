@@ -8,10 +8,10 @@ from typing import Any
 
 from locust import constant, task
 from locust.exception import StopUser
+from taskchat.loadtests import runtime, scenarios
+from taskchat.loadtests.provision import Identity, Provisioner
+from taskchat.loadtests.user import SocketIOUser
 
-from loadtests import runtime, scenarios
-from loadtests.provision import Identity, Provisioner
-from loadtests.user import SocketIOUser
 from taskchat.client.config import ConfigError
 from taskchat.client.control import ControlError
 

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from loadtests.scenarios import SCENARIO_NAMES
+from taskchat.loadtests.scenarios import SCENARIO_NAMES
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 _SPAN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -97,7 +97,8 @@ def locust_command(args: argparse.Namespace, url: str, out: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from loadtests import report
+    from taskchat.loadtests import report
+
     from taskchat.client.config import ConfigError, load_target
 
     if args.run_time <= args.grace + 2:

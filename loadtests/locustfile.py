@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from locust import events
-
-from loadtests import runtime
-from loadtests.chat_user import ChatUser
-from loadtests.scenarios import SCENARIO_NAMES
+from taskchat.loadtests import runtime
+from taskchat.loadtests.chat_user import ChatUser
+from taskchat.loadtests.scenarios import SCENARIO_NAMES
 
 __all__ = ["ChatUser"]
 

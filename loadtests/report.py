@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtests.delivery import CONNECTION, DELIVERY, FANOUT, PRESENCE, TYPING
+from taskchat.loadtests.delivery import CONNECTION, DELIVERY, FANOUT, PRESENCE, TYPING
 
 # metrics that are observations, not requests the users made: not part of the error rate
 OBSERVED = frozenset({DELIVERY, FANOUT, TYPING, PRESENCE, CONNECTION})

@@ -23,9 +23,9 @@ from weakref import WeakKeyDictionary
 import gevent
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from taskchat.loadtests.delivery import REQUEST_TYPE, Counters, DeliveryTracker
+from taskchat.loadtests.provision import Provisioner
 
-from loadtests.delivery import REQUEST_TYPE, Counters, DeliveryTracker
-from loadtests.provision import Provisioner
 from taskchat.client.config import load_target
 
 log = logging.getLogger("taskchat.load")

@@ -21,9 +21,8 @@ import time
 from typing import Any
 
 from locust import User
-
-from loadtests import runtime
-from loadtests.delivery import (
+from taskchat.loadtests import runtime
+from taskchat.loadtests.delivery import (
     CONNECT,
     CONNECTION,
     PRESENCE,
@@ -32,7 +31,8 @@ from loadtests.delivery import (
     ack_metric,
     text_with_marker,
 )
-from schemas import Event
+from taskchat.schemas import Event
+
 from taskchat.client import (
     AckTimeout,
     ClientError,

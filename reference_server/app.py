@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trio
-
-from reference_server.auth import AuthFailure, Verifier
-from reference_server.chat import WRITE_TYPES, ChatRules, Effect, Emit, Reply
-from reference_server.config import ServerConfig
-from reference_server.store import Store
-from schemas import ErrorCode
+from taskchat.reference_server.auth import AuthFailure, Verifier
+from taskchat.reference_server.chat import WRITE_TYPES, ChatRules, Effect, Emit, Reply
+from taskchat.reference_server.config import ServerConfig
+from taskchat.reference_server.store import Store
+from taskchat.schemas import ErrorCode
 
 if TYPE_CHECKING:
-    from reference_server.socketio_server import Ack, SocketIOServer, SocketRef
+    from taskchat.reference_server.socketio_server import Ack, SocketIOServer, SocketRef
 
 log = logging.getLogger("taskchat.server")
 
@@ -164,8 +163,8 @@ class ChatApp:
 
 def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
     """The app and its transport, not yet serving (tests use it to reach the parts)."""
-    from reference_server.http_api import HttpApi
-    from reference_server.socketio_server import SocketIOServer, TransportSettings
+    from taskchat.reference_server.http_api import HttpApi
+    from taskchat.reference_server.socketio_server import SocketIOServer, TransportSettings
 
     store = Store(config.db, synchronous=config.db_sync)
     rules = ChatRules(
@@ -199,7 +198,7 @@ async def run_server(
     closes: nothing submitted is lost.
     """
     if config.protocol_test_mode:
-        from reference_server.testmode import serve_test_mode
+        from taskchat.reference_server.testmode import serve_test_mode
 
         await serve_test_mode(config.host, config.port, task_status=task_status)
         return

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
-
-from reference_server.chat.model import Identity
-from schemas import ErrorCode
+from taskchat.reference_server.chat.model import Identity
+from taskchat.schemas import ErrorCode
 
 _MAX_NAME = 256
 

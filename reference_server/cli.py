@@ -67,9 +67,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import logging
 
     import trio
-
-    from reference_server.app import serve_until_signal
-    from reference_server.config import ServerConfig
+    from taskchat.reference_server.app import serve_until_signal
+    from taskchat.reference_server.config import ServerConfig
 
     secret = _secret(args)
     public_key = None
@@ -142,7 +141,7 @@ def _write_atomically(path: Path, data: dict[str, object]) -> None:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    from reference_server.auth import make_token
+    from taskchat.reference_server.auth import make_token
 
     secret = _secret(args)
     if not secret:
@@ -173,8 +172,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import uuid
 
     import requests
-
-    from reference_server.auth import make_token
+    from taskchat.reference_server.auth import make_token
 
     secret = _secret(args)
     if not secret:

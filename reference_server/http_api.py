@@ -14,15 +14,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import trio
-
-from reference_server.auth import AuthFailure
-from reference_server.chat import ChatError, Identity
-from reference_server.store import HistoryError
-from schemas import ErrorCode
-from schemas.validation import validate
+from taskchat.reference_server.auth import AuthFailure
+from taskchat.reference_server.chat import ChatError, Identity
+from taskchat.reference_server.store import HistoryError
+from taskchat.schemas import ErrorCode
+from taskchat.schemas.validation import validate
 
 if TYPE_CHECKING:
-    from reference_server.app import ChatApp
+    from taskchat.reference_server.app import ChatApp
 
 log = logging.getLogger("taskchat.http")
 

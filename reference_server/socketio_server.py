@@ -110,7 +110,7 @@ REFUSAL_ON_ERROR = {"message": "Internal server error"}
 
 _CONNECTING, _CONNECTED, _CLOSED = 0, 1, 2
 
-log = logging.getLogger("reference_server.socketio")
+log = logging.getLogger("taskchat.reference_server.socketio")
 
 
 class _Socket:

@@ -24,9 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from reference_server.chat.effects import DeleteMember, PutMember, PutMessage, PutTask, Write
-from reference_server.chat.model import Member, Task
+from taskchat.reference_server.chat.effects import (
+    DeleteMember,
+    PutMember,
+    PutMessage,
+    PutTask,
+    Write,
+)
+from taskchat.reference_server.chat.model import Member, Task
 
 log = logging.getLogger("taskchat.store")
 

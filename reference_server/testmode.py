@@ -9,7 +9,7 @@
 - pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1 s, CORS ``*``
   (the suites' reference configuration).
 
-Run it alone with ``python -m reference_server.testmode [--host H] [--port 3000]``.
+Run it alone with ``python -m taskchat.reference_server.testmode [--host H] [--port 3000]``.
 """
 
 from __future__ import annotations

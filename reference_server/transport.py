@@ -13,7 +13,7 @@ plus any other HTTP path handed to an HTTP handler.
 - Every timeout is a cancel scope. Cancelling :meth:`Transport.serve` closes every session
   (WebSocket close frames, CLOSE for a pending poll) within about a second.
 
-The protocol itself lives in the sans-IO :mod:`reference_server.engineio` core; what runs on top
+The protocol itself lives in the sans-IO :mod:`taskchat.reference_server.engineio` core; what runs on top
 of a session (Socket.IO, or the raw echo of the protocol test mode) is an :class:`EngineApp`.
 """
 
@@ -39,7 +39,7 @@ from wsproto.utilities import generate_accept_token
 from . import engineio as eio
 from .engineio import EngineSession, MessageReceived, OutPacket
 
-log = logging.getLogger("reference_server.transport")
+log = logging.getLogger("taskchat.reference_server.transport")
 
 RECEIVE_SIZE: Final = 65536
 WRITE_TIMEOUT: Final = 10.0  # a write blocked this long marks a slow consumer

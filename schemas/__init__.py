@@ -1,10 +1,10 @@
 """The protocol's single source of truth: JSON Schemas and the machine-readable index.
 
 Everything that needs an event name, an error code, a requirement id or a payload shape reads it
-from the files beside this module, through :mod:`schemas.protocol` and :mod:`schemas.validation`.
+from the files beside this module, through :mod:`taskchat.schemas.protocol` and :mod:`taskchat.schemas.validation`.
 """
 
-from schemas.protocol import (
+from taskchat.schemas.protocol import (
     ACK_ERROR_SCHEMA,
     AUTH_ERROR_CODES,
     EVENT_ERROR_CODES,
@@ -26,7 +26,7 @@ from schemas.protocol import (
     events,
     requirement,
 )
-from schemas.validation import Violation, validate, validator_for
+from taskchat.schemas.validation import Violation, validate, validator_for
 
 __all__ = [
     "ACK_ERROR_SCHEMA",

@@ -15,8 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
-
-from schemas.protocol import INDEX, SCHEMA_DIR, event_spec
+from taskchat.schemas.protocol import INDEX, SCHEMA_DIR, event_spec
 
 FORMAT_CHECKER = FormatChecker()
 

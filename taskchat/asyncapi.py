@@ -60,7 +60,7 @@ def _channel_message(key: str) -> dict[str, str]:
 
 
 def build() -> dict[str, Any]:
-    from schemas.protocol import INDEX, Direction, events
+    from taskchat.schemas.protocol import INDEX, Direction, events
 
     transport = INDEX["transport"]
     host = f"localhost:{transport['defaultPort']}"

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 # subcommand module -> the commands it registers (in the order the help lists them)
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("taskchat.schemas_cmd", ("schemas",)),
-    ("reference_server.cli", ("serve", "token", "demo")),
-    ("conformance.cli", ("check",)),
-    ("loadtests.cli", ("load",)),
+    ("taskchat.reference_server.cli", ("serve", "token", "demo")),
+    ("taskchat.conformance.cli", ("check",)),
+    ("taskchat.loadtests.cli", ("load",)),
     ("taskchat.gate.cli", ("gate",)),
     ("taskchat.ci", ("ci",)),
 )

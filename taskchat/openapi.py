@@ -48,7 +48,7 @@ _STATUS_OF = {
 
 def _error_responses() -> dict[str, dict[str, Any]]:
     """One reusable response per D21 status, its ``code`` narrowed to what that status means."""
-    from schemas.protocol import AUTH_ERROR_CODES, HTTP_ONLY_ERROR_CODES, ErrorCode
+    from taskchat.schemas.protocol import AUTH_ERROR_CODES, HTTP_ONLY_ERROR_CODES, ErrorCode
 
     by_name: dict[str, tuple[str, list[str]]] = {
         "InvalidPayload": ("The body or a parameter fails its schema.",
@@ -89,7 +89,7 @@ def _user_id() -> dict[str, Any]:
 
 
 def build() -> dict[str, Any]:
-    from schemas.protocol import INDEX, Event
+    from taskchat.schemas.protocol import INDEX, Event
 
     admin = [{"adminBearer": []}]
     member = [{"memberBearer": []}]

@@ -40,8 +40,8 @@ class UsageError(Exception):
 
 def schema_target(name: str) -> str:
     """The schema file (relative to ``schemas/``) that ``name`` designates; see TARGET_HELP."""
-    from schemas.protocol import INDEX, events
-    from schemas.validation import schema_files
+    from taskchat.schemas.protocol import INDEX, events
+    from taskchat.schemas.validation import schema_files
 
     if name.endswith(".json"):
         if name in schema_files():
@@ -94,7 +94,7 @@ def _documents(text: str, jsonl: bool, file: str) -> Iterator[tuple[str, Any]]:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from schemas.validation import iter_violations
+    from taskchat.schemas.validation import iter_violations
 
     rel = schema_target(args.event)
     text = _read_text(args.file, sys.stdin)
@@ -122,7 +122,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from schemas.protocol import INDEX, events
+    from taskchat.schemas.protocol import INDEX, events
 
     rows = [("EVENT", "DIRECTION", "RECIPIENTS", "PAYLOAD", "ACK")]
     for spec in events().values():
@@ -238,8 +238,8 @@ def lint(index: dict[str, Any], files: dict[str, Any], base: str) -> list[str]:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from schemas.protocol import INDEX
-    from schemas.validation import load_schema, schema_files
+    from taskchat.schemas.protocol import INDEX
+    from taskchat.schemas.validation import load_schema, schema_files
 
     files = {rel: load_schema(rel) for rel in schema_files()}
     findings = lint(INDEX, files, INDEX["schemaBase"])
@@ -258,7 +258,7 @@ def run_lint(args: argparse.Namespace) -> int:
 
 
 def repo_root() -> Path:
-    from schemas.protocol import SCHEMA_DIR
+    from taskchat.schemas.protocol import SCHEMA_DIR
 
     return SCHEMA_DIR.parent
 

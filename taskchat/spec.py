@@ -254,7 +254,7 @@ def _requirements(index: dict[str, Any]) -> list[str]:
 
 def render() -> str:
     """The whole of docs/protocol.md, from this checkout's index and decisions."""
-    from schemas.protocol import INDEX, SCHEMA_DIR
+    from taskchat.schemas.protocol import INDEX, SCHEMA_DIR
 
     index = INDEX
     decisions = (SCHEMA_DIR.parent / DECISIONS).read_text(encoding="utf-8")

@@ -8,10 +8,10 @@ import time
 import warnings
 
 import jwt
+from taskchat.conformance.context import Ctx, User
+from taskchat.conformance.registry import check
+from taskchat.schemas import ErrorCode, Event
 
-from conformance.context import Ctx, User
-from conformance.registry import check
-from schemas import ErrorCode, Event
 from taskchat.client.connection import ClientError
 from taskchat.client.tokens import claims_of, unsigned_token
 

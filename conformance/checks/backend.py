@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.context import Ctx
-from conformance.registry import check
-from schemas import Event
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.registry import check
+from taskchat.schemas import Event
 
 
 @check("BACK-1", needs=["control"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conformance.context import Ctx
-from conformance.registry import check
-from schemas import ErrorCode, Event
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.registry import check
+from taskchat.schemas import ErrorCode, Event
 
 _UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 

@@ -6,10 +6,10 @@ import threading
 import time
 from typing import Any
 
-from conformance.context import Ctx, error_code
-from conformance.negatives import negatives
-from conformance.registry import check
-from schemas import ErrorCode, Event
+from taskchat.conformance.context import Ctx, error_code
+from taskchat.conformance.negatives import negatives
+from taskchat.conformance.registry import check
+from taskchat.schemas import ErrorCode, Event
 
 
 @check("ERR-1", "ERR-2", "ERR-7")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-
-from conformance.context import Ctx
-from conformance.registry import check
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.registry import check
 
 
 def _error_body(ctx: Ctx, resp: requests.Response, where: str) -> None:

@@ -6,9 +6,9 @@ import threading
 import time
 from typing import Any
 
-from conformance.context import Client, Ctx
-from conformance.registry import check
-from schemas import Event
+from taskchat.conformance.context import Client, Ctx
+from taskchat.conformance.registry import check
+from taskchat.schemas import Event
 
 _ROOM_EVENTS = (Event.NEW_MESSAGE, Event.MESSAGE_EDITED, Event.MESSAGE_DELETED,
                 Event.TASK_NOTIFICATION)

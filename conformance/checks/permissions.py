@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.context import Ctx
-from conformance.registry import check
-from schemas import ErrorCode, Event
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.registry import check
+from taskchat.schemas import ErrorCode, Event
 
 
 @check("PERM-1")

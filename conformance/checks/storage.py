@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import requests
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.registry import check
+from taskchat.schemas import ErrorCode, Event
 
-from conformance.context import Ctx
-from conformance.registry import check
-from schemas import ErrorCode, Event
 from taskchat.client.connection import ClientError, Connection
 
 

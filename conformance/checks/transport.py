@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import socketio
-
-from conformance.context import Ctx
-from conformance.observer import ack_violations, connect_violations
-from conformance.raw import Polling, RawWebSocket
-from conformance.registry import check
-from schemas import Event
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.observer import ack_violations, connect_violations
+from taskchat.conformance.raw import Polling, RawWebSocket
+from taskchat.conformance.registry import check
+from taskchat.schemas import Event
 
 DEFAULTS = {"pingInterval": 25000, "pingTimeout": 20000, "maxPayload": 1_000_000}
 

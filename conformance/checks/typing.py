@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from conformance.context import Ctx
-from conformance.registry import check
-from schemas import Event
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.registry import check
+from taskchat.schemas import Event
 
 
 @check("TYPE-1")

@@ -6,15 +6,15 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from loadtests.scenarios.base import Scenario
+    from taskchat.loadtests.scenarios.base import Scenario
 
 # name -> "module:Class"
 SCENARIOS: dict[str, str] = {
-    "task_chat": "loadtests.scenarios.task_chat:TaskChat",
-    "presence_churn": "loadtests.scenarios.presence_churn:PresenceChurn",
-    "big_room": "loadtests.scenarios.big_room:BigRoom",
-    "small_rooms": "loadtests.scenarios.small_rooms:SmallRooms",
-    "reconnect_storm": "loadtests.scenarios.reconnect_storm:ReconnectStorm",
+    "task_chat": "taskchat.loadtests.scenarios.task_chat:TaskChat",
+    "presence_churn": "taskchat.loadtests.scenarios.presence_churn:PresenceChurn",
+    "big_room": "taskchat.loadtests.scenarios.big_room:BigRoom",
+    "small_rooms": "taskchat.loadtests.scenarios.small_rooms:SmallRooms",
+    "reconnect_storm": "taskchat.loadtests.scenarios.reconnect_storm:ReconnectStorm",
 }
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
 

@@ -7,8 +7,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loadtests.chat_user import ChatUser
-    from loadtests.runtime import Settings
+    from taskchat.loadtests.chat_user import ChatUser
+    from taskchat.loadtests.runtime import Settings
 
 WORDS = [
     "ok",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from loadtests.scenarios.base import Scenario
+from taskchat.loadtests.scenarios.base import Scenario
 
 
 class PresenceChurn(Scenario):

@@ -11,8 +11,7 @@ import time
 import weakref
 
 import gevent
-
-from loadtests.scenarios.base import Scenario
+from taskchat.loadtests.scenarios.base import Scenario
 
 _STORMERS: weakref.WeakSet[ReconnectStorm] = weakref.WeakSet()
 _STORM: list[gevent.Greenlet] = []

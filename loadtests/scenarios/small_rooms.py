@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadtests.scenarios.task_chat import TaskChat
+from taskchat.loadtests.scenarios.task_chat import TaskChat
 
 
 class SmallRooms(TaskChat):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import time
 
-from loadtests.scenarios.base import Scenario
-from schemas import Event
+from taskchat.loadtests.scenarios.base import Scenario
+from taskchat.schemas import Event
 
 TYPING_STOP_AFTER = 3.0  # the seed's client sends typing_stop 3 s after the last keystroke
 

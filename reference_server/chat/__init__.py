@@ -1,6 +1,6 @@
 """The chat application's rules, free of I/O (see ``rules.py`` for how they get their data)."""
 
-from reference_server.chat.effects import (
+from taskchat.reference_server.chat.effects import (
     WRITE_TYPES,
     DeleteMember,
     Effect,
@@ -11,8 +11,8 @@ from reference_server.chat.effects import (
     Reply,
     Write,
 )
-from reference_server.chat.model import Identity, Member, Task, iso
-from reference_server.chat.rules import ChatError, ChatRules, MessageLookup
+from taskchat.reference_server.chat.model import Identity, Member, Task, iso
+from taskchat.reference_server.chat.rules import ChatError, ChatRules, MessageLookup
 
 __all__ = [
     "WRITE_TYPES",

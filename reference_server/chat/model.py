@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from schemas.validation import load_schema
+from taskchat.schemas.validation import load_schema
 
 
 @dataclass(frozen=True, slots=True)

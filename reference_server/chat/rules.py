@@ -27,8 +27,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from jsonschema.exceptions import best_match
-
-from reference_server.chat.effects import (
+from taskchat.reference_server.chat.effects import (
     DeleteMember,
     Effect,
     Emit,
@@ -37,7 +36,7 @@ from reference_server.chat.effects import (
     PutTask,
     Reply,
 )
-from reference_server.chat.model import (
+from taskchat.reference_server.chat.model import (
     CAN_COMMENT,
     CAN_DELETE_OTHERS,
     CAN_DELETE_OWN,
@@ -46,10 +45,10 @@ from reference_server.chat.model import (
     Task,
     iso,
 )
-from reference_server.chat.validators import fast_accept, fast_validator
-from schemas import ErrorCode, Event
-from schemas.protocol import Direction, events
-from schemas.validation import schema_for
+from taskchat.reference_server.chat.validators import fast_accept, fast_validator
+from taskchat.schemas import ErrorCode, Event
+from taskchat.schemas.protocol import Direction, events
+from taskchat.schemas.validation import schema_for
 
 
 class MessageLookup(Protocol):

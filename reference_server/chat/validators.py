@@ -17,8 +17,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from jsonschema import Draft202012Validator
-
-from schemas.validation import FORMAT_CHECKER, load_schema, registry
+from taskchat.schemas.validation import FORMAT_CHECKER, load_schema, registry
 
 _DROP = frozenset({"$id", "$schema", "$comment", "$defs", "title", "description"})
 

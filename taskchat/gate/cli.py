@@ -104,7 +104,7 @@ def _allowances(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        # schemas.protocol (for its Direction enum) reads the working tree's index on import:
+        # taskchat.schemas.protocol (for its Direction enum) reads the working tree's index on import:
         # a broken working tree is "cannot run", not a traceback
         from taskchat.gate import report
         from taskchat.gate.compare import Options, compare

@@ -15,7 +15,6 @@ from urllib.parse import urldefrag, urljoin
 
 from referencing.exceptions import Unresolvable
 
-from schemas.protocol import Direction
 from taskchat.gate.counterexample import Counterexample, best_for, search
 from taskchat.gate.diff import Change, Effect, diff
 from taskchat.gate.flatten import Flat, canonical, flatten, merge, root_node, strip_annotations
@@ -34,6 +33,7 @@ from taskchat.gate.rules import (
     travels,
 )
 from taskchat.gate.version import at_least, next_version
+from taskchat.schemas.protocol import Direction
 
 NO_COUNTEREXAMPLE = "no counterexample found"
 # CONNECT schemas by index key: who reads each

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from schemas.protocol import Direction
 from taskchat.gate.diff import Effect
+from taskchat.schemas.protocol import Direction
 
 
 class Reader(StrEnum):

@@ -14,13 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-
-from reference_server import http_api, socketio_protocol, store
-from reference_server.auth import AuthFailure, Verifier, identity_from_claims
-from reference_server.chat import model, rules
-from reference_server.chat.effects import Emit, Reply
-from reference_server.engineio import EngineSession, OutPacket
-from schemas import ErrorCode, Event
+from taskchat.reference_server import http_api, socketio_protocol, store
+from taskchat.reference_server.auth import AuthFailure, Verifier, identity_from_claims
+from taskchat.reference_server.chat import model, rules
+from taskchat.reference_server.chat.effects import Emit, Reply
+from taskchat.reference_server.engineio import EngineSession, OutPacket
+from taskchat.schemas import ErrorCode, Event
 
 Effects = list[Any]
 

@@ -86,9 +86,9 @@ def test_conformant_selection_is_exit_0(tmp_path: Path) -> None:
 def _pytest_conformance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     plugin = [] if any(e.name == "taskchat_conformance"
                        for e in entry_points(group="pytest11")) else [
-        "-p", "conformance.pytest_plugin"]
+        "-p", "taskchat.conformance.pytest_plugin"]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-p",
+        [sys.executable, "-m", "pytest", "--pyargs", "taskchat.conformance", "-q", "-p",
          "no:cacheprovider", *plugin, *args],
         cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 

@@ -10,8 +10,9 @@ import io
 import secrets
 from pathlib import Path
 
-from conformance.results import PASS, SKIP
-from conformance.session import run_session
+from taskchat.conformance.results import PASS, SKIP
+from taskchat.conformance.session import run_session
+
 from taskchat.client.control import AdminApiAdapter
 from taskchat.client.tokens import mint_token
 from taskchat.embedded import embedded_server

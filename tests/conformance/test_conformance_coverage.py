@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.registry import CHECK_MODULES, all_checks, coverage, select
-from schemas import REQUIREMENTS, areas
+from taskchat.conformance.registry import CHECK_MODULES, all_checks, coverage, select
+from taskchat.schemas import REQUIREMENTS, areas
 
 
 def test_every_requirement_has_a_check() -> None:
@@ -51,4 +51,5 @@ def test_the_suite_is_a_black_box() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            assert not any(n.split(".")[0] == "reference_server" for n in names), path
+            assert not any(n.startswith(("taskchat.reference_server", "reference_server"))
+                           for n in names), path

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from conformance_faulty_server import FAULTS
 from conformance_servers import faulty_server
+from taskchat.conformance.registry import all_checks, select
+from taskchat.conformance.results import FAIL, WARN
+from taskchat.conformance.runner import run_checks
+from taskchat.conformance.session import run_session
+from taskchat.schemas import Level, areas, requirement
 
-from conformance.registry import all_checks, select
-from conformance.results import FAIL, WARN
-from conformance.runner import run_checks
-from conformance.session import run_session
-from schemas import Level, areas, requirement
 from taskchat.client.config import load_target
 
 MUST_FAULTS = sorted(f for f, (_, rid) in FAULTS.items() if requirement(rid).level == Level.MUST)

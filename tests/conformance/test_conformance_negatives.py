@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from conformance.negatives import negatives
-from schemas.validation import schema_for, validator_for
+from taskchat.conformance.negatives import negatives
+from taskchat.schemas.validation import schema_for, validator_for
 
 SEND = {"taskId": "t1", "message": "hi", "replyTo": "m1", "clientMessageId": "c1",
         "attachments": [{"name": "a", "url": "https://e.com/a", "size": 1, "mime_type": "x/y"}]}

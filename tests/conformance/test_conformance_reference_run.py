@@ -13,10 +13,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from conformance.results import PASS
-from conformance.session import run_session
-from schemas import REQUIREMENTS
+from taskchat.conformance.results import PASS
+from taskchat.conformance.session import run_session
+from taskchat.schemas import REQUIREMENTS
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from taskchat.schemas.protocol import SCHEMA_DIR
 
-from schemas.protocol import SCHEMA_DIR
 from taskchat.gate.compare import Options, Verdict, compare
 from taskchat.gate.load import SchemaTree
 

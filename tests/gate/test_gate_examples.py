@@ -8,8 +8,8 @@ import re
 import time
 
 import pytest
+from taskchat.schemas.protocol import SCHEMA_DIR
 
-from schemas.protocol import SCHEMA_DIR
 from taskchat.gate.examples import Generator, Hints, collect_hints, key
 from taskchat.gate.flatten import flatten, root_node
 from taskchat.gate.load import SchemaTree, load_dir

@@ -53,7 +53,7 @@ def test_losses_and_a_tight_latency_threshold_fail_the_run(tmp_path: Path) -> No
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("reference_server.cli") is None,
+    importlib.util.find_spec("taskchat.reference_server.cli") is None,
     reason="the reference server's command line is not built yet",
 )
 def test_a_short_run_against_the_embedded_reference_server(tmp_path: Path) -> None:

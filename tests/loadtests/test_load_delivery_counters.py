@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import pytest
 from load_chat_server import ChatServer, running_chat_server
+from taskchat.loadtests.delivery import DELIVERY, FANOUT, DeliveryTracker, text_with_marker
+from taskchat.schemas import Event
 
-from loadtests.delivery import DELIVERY, FANOUT, DeliveryTracker, text_with_marker
-from schemas import Event
 from taskchat.client import Connection
 from taskchat.client.tokens import mint_token
 

@@ -1,4 +1,4 @@
-"""Fixtures of the wire-layer tests (reference_server.transport / socketio_server)."""
+"""Fixtures of the wire-layer tests (taskchat.reference_server.transport / socketio_server)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import trio
-
-from reference_server.socketio_server import SocketIOServer, TransportSettings
+from taskchat.reference_server.socketio_server import SocketIOServer, TransportSettings
 
 
 class WireServer:

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import trio
-
-from reference_server.app import ChatApp
-from reference_server.auth import Verifier
-from reference_server.chat import ChatRules, Identity, Member, PutMessage, Task
-from reference_server.config import ServerConfig
-from reference_server.socketio_server import Ack, SocketRef
-from reference_server.store import Store
-from schemas import ErrorCode, Event
+from taskchat.reference_server.app import ChatApp
+from taskchat.reference_server.auth import Verifier
+from taskchat.reference_server.chat import ChatRules, Identity, Member, PutMessage, Task
+from taskchat.reference_server.config import ServerConfig
+from taskchat.reference_server.socketio_server import Ack, SocketRef
+from taskchat.reference_server.store import Store
+from taskchat.schemas import ErrorCode, Event
 
 SECRET = "app-test-secret-0123456789abcdef"
 

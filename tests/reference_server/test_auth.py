@@ -11,10 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from reference_server.auth import AuthFailure, Verifier, make_token
-from schemas import ErrorCode
-from schemas.validation import validate
+from taskchat.reference_server.auth import AuthFailure, Verifier, make_token
+from taskchat.schemas import ErrorCode
+from taskchat.schemas.validation import validate
 
 SECRET = "s3cret-for-tests-0123456789abcdef"
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from reference_server.chat import (
+from taskchat.reference_server.chat import (
     ChatError,
     ChatRules,
     DeleteMember,
@@ -26,9 +25,9 @@ from reference_server.chat import (
     Reply,
     Task,
 )
-from schemas import ErrorCode, Event
-from schemas.protocol import ACK_ERROR_SCHEMA
-from schemas.validation import schema_for, validate
+from taskchat.schemas import ErrorCode, Event
+from taskchat.schemas.protocol import ACK_ERROR_SCHEMA
+from taskchat.schemas.validation import schema_for, validate
 
 T0 = 1_764_000_000.0
 
@@ -589,8 +588,8 @@ _CORPUS: list[object] = [
     Event.DELETE_MESSAGE, Event.TYPING_START, Event.TYPING_STOP,
 ])
 def test_inlined_validators_accept_exactly_what_the_schemas_accept(event: str) -> None:
-    from reference_server.chat.validators import fast_validator
-    from schemas.validation import validator_for
+    from taskchat.reference_server.chat.validators import fast_validator
+    from taskchat.schemas.validation import validator_for
 
     rel = schema_for(event)
     verdicts = [validator_for(rel).is_valid(p) for p in _CORPUS]
@@ -661,8 +660,8 @@ _ACCEPTED_FAST: list[object] = [
     Event.DELETE_MESSAGE, Event.TYPING_START, Event.TYPING_STOP,
 ])
 def test_the_fast_pre_check_accepts_only_what_the_schema_accepts(event: str) -> None:
-    from reference_server.chat.validators import fast_accept
-    from schemas.validation import validator_for
+    from taskchat.reference_server.chat.validators import fast_accept
+    from taskchat.schemas.validation import validator_for
 
     rel = schema_for(event)
     accept = fast_accept(rel)
@@ -681,8 +680,8 @@ def test_the_fast_pre_check_accepts_only_what_the_schema_accepts(event: str) -> 
 @settings(max_examples=400, deadline=None, database=None)
 @given(payload=_fields | _json)
 def test_the_fast_pre_check_never_accepts_an_invalid_payload(payload: object) -> None:
-    from reference_server.chat.validators import fast_accept
-    from schemas.validation import validator_for
+    from taskchat.reference_server.chat.validators import fast_accept
+    from taskchat.schemas.validation import validator_for
 
     for event in (Event.SEND_MESSAGE, Event.EDIT_MESSAGE, Event.JOIN_TASK, Event.TYPING_START):
         rel = schema_for(event)

@@ -9,8 +9,7 @@ from pathlib import Path
 import requests
 import socketio
 from server_process import SECRET, start, stop
-
-from reference_server.auth import make_token
+from taskchat.reference_server.auth import make_token
 
 
 def admin(url: str, method: str, path: str, body: object = None) -> int:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from reference_server import engineio as eio
-from reference_server.engineio import (
+from taskchat.reference_server import engineio as eio
+from taskchat.reference_server.engineio import (
     EngineSession,
     MessageReceived,
     OutPacket,

@@ -10,15 +10,14 @@ from urllib.parse import quote
 import orjson
 import pytest
 import trio
-
-from reference_server.app import ChatApp
-from reference_server.auth import Verifier, make_token
-from reference_server.chat import ChatRules, Identity
-from reference_server.config import ServerConfig
-from reference_server.http_api import HttpApi
-from reference_server.store import Store
-from schemas import ErrorCode, Event
-from schemas.validation import validate
+from taskchat.reference_server.app import ChatApp
+from taskchat.reference_server.auth import Verifier, make_token
+from taskchat.reference_server.chat import ChatRules, Identity
+from taskchat.reference_server.config import ServerConfig
+from taskchat.reference_server.http_api import HttpApi
+from taskchat.reference_server.store import Store
+from taskchat.schemas import ErrorCode, Event
+from taskchat.schemas.validation import validate
 
 SECRET = "http-test-secret-0123456789abcdef"
 ADMIN = make_token(SECRET, "root", name="Root", admin=True)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from server_process import SECRET, running
-
-from reference_server.auth import make_token
+from taskchat.reference_server.auth import make_token
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 

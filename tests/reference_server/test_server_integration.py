@@ -14,8 +14,7 @@ import pytest
 import requests
 import socketio
 from server_process import SECRET, Server, running
-
-from reference_server.auth import make_token
+from taskchat.reference_server.auth import make_token
 
 TIMEOUT = 5
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from reference_server import engineio as eio
-from reference_server import socketio_protocol as sio
-from reference_server.engineio import EngineSession
-from reference_server.socketio_protocol import (
+from taskchat.reference_server import engineio as eio
+from taskchat.reference_server import socketio_protocol as sio
+from taskchat.reference_server.engineio import EngineSession
+from taskchat.reference_server.socketio_protocol import (
     ClientDisconnected,
     ConnectionClosed,
     ConnectRequest,

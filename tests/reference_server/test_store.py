@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 import trio
-
-from reference_server.chat import DeleteMember, PutMember, PutMessage, PutTask
-from reference_server.store import HistoryError, Store
+from taskchat.reference_server.chat import DeleteMember, PutMember, PutMessage, PutTask
+from taskchat.reference_server.store import HistoryError, Store
 
 
 def msg(mid: str, task: str = "t1", user: str = "u1", cid: str | None = None, **kw: Any) -> dict[str, Any]:

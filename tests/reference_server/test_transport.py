@@ -16,8 +16,7 @@ import requests
 import socketio
 import trio
 import websocket
-
-from reference_server.socketio_server import Ack, SocketIOServer, SocketRef
+from taskchat.reference_server.socketio_server import Ack, SocketIOServer, SocketRef
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -363,7 +362,7 @@ def test_malformed_packet_closes_only_its_session(wire_server: Any) -> None:
 
 
 def test_shutdown_closes_every_session_quickly(wire_server: Any, caplog: Any) -> None:
-    caplog.set_level(logging.DEBUG, logger="reference_server")  # the app logs at info
+    caplog.set_level(logging.DEBUG, logger="taskchat.reference_server")  # the app logs at info
     h = EchoHandler()
     srv = wire_server(h)
     clients = [client(srv, ["websocket"]), client(srv, ["polling"])]
@@ -383,6 +382,6 @@ def test_shutdown_closes_every_session_quickly(wire_server: Any, caplog: Any) ->
         assert ev.wait(5)
     for c in clients:
         c.disconnect()
-    lines = [r.getMessage() for r in caplog.records if r.name == "reference_server.socketio"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "taskchat.reference_server.socketio"]
     assert sum(m.startswith("connect sid=") for m in lines) == 3
     assert sum(m.startswith("disconnect sid=") and "server shutting down" in m for m in lines) == 3

@@ -13,11 +13,10 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from reference_server import engineio as eio
-from reference_server import socketio_protocol as sio
-from reference_server.engineio import EngineSession
-from reference_server.socketio_protocol import SocketIOConnection
+from taskchat.reference_server import engineio as eio
+from taskchat.reference_server import socketio_protocol as sio
+from taskchat.reference_server.engineio import EngineSession
+from taskchat.reference_server.socketio_protocol import SocketIOConnection
 
 VALID = [
     "40",

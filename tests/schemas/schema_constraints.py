@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
-
-from schemas.validation import load_schema, schema_files, validator_for
+from taskchat.schemas.validation import load_schema, schema_files, validator_for
 
 # The keywords that reject a value (``type`` and the applicators are checked by the cases, but
 # not demanded one by one: every property has a type).

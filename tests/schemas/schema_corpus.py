@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import ErrorCode
-from schemas.protocol import AUTH_ERROR_CODES, EVENT_ERROR_CODES, INDEX, events
+from taskchat.schemas import ErrorCode
+from taskchat.schemas.protocol import AUTH_ERROR_CODES, EVENT_ERROR_CODES, INDEX, events
 
 C2S = "client-to-server/"
 S2C = "server-to-client/"

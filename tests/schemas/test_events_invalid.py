@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from schema_constraints import all_constraints, broken_constraints
 from schema_corpus import INVALID, Bad
-
-from schemas import events, validate
+from taskchat.schemas import events, validate
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in INVALID])

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 from schema_corpus import OPEN_LABEL, VALID
-
-from schemas import INDEX, Direction, events, validate
+from taskchat.schemas import INDEX, Direction, events, validate
 
 
 @pytest.mark.parametrize(("schema", "payload"), [pytest.param(s, p, id=f"{s}: {label}")

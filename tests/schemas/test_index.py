@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from taskchat.schemas import INDEX, PROTOCOL_VERSION, REQUIREMENTS, SCHEMA_DIR, Direction, events
+from taskchat.schemas.protocol import AUTH_ERROR_CODES, EVENT_ERROR_CODES
+from taskchat.schemas.validation import load_schema, registry, schema_files
 
-from schemas import INDEX, PROTOCOL_VERSION, REQUIREMENTS, SCHEMA_DIR, Direction, events
-from schemas.protocol import AUTH_ERROR_CODES, EVENT_ERROR_CODES
-from schemas.validation import load_schema, registry, schema_files
 from taskchat import asyncapi, openapi, spec
 from taskchat.schemas_cmd import iter_refs, lint
 

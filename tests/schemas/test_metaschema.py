@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
+from taskchat.schemas import INDEX
+from taskchat.schemas.validation import load_schema, registry, schema_files
 
-from schemas import INDEX
-from schemas.validation import load_schema, registry, schema_files
 from taskchat.schemas_cmd import iter_refs
 
 FILES = schema_files()

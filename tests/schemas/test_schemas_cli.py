@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from schema_corpus import SEND
+from taskchat.schemas import events
 
-from schemas import events
 from taskchat import schemas_cmd, spec
 from taskchat.cli import main
 
