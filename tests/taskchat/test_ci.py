@@ -27,7 +27,7 @@ def test_a_failing_step_fails_the_pipeline_and_the_rest_still_run(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["passed"] is False
     assert [(s["name"], s["returncode"]) for s in summary["steps"]] == [("a", 0), ("b", 3), ("c", 0)]
-    assert "failed (3)" in (tmp_path / "index.html").read_text()
+    assert "failed (exit 3)" in (tmp_path / "index.html").read_text()
 
 
 def test_all_steps_passing_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
