@@ -45,7 +45,8 @@ def write_all(run: RunResult, directory: Path) -> dict[str, Path]:
         "junit": directory / "junit.xml",
         "html": directory / "report.html",
     }
-    paths["json"].write_text(json.dumps(run.to_dict(), indent=2, default=str), encoding="utf-8")
+    data = {**run.to_dict(), "toolkit": {"version": version(), "revision": revision()}}
+    paths["json"].write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     paths["junit"].write_bytes(junit_xml(run))
     paths["html"].write_text(html_report(run), encoding="utf-8")
     return paths
@@ -158,6 +159,8 @@ pre{background:#f6f6f6;padding:.6em;font-size:12px;white-space:pre-wrap;overflow
 .finding{margin:.3em 0 .3em 1em}.observed{word-break:break-all}
 details{margin:.3em 0 1em 1em}summary{cursor:pointer;color:#0b57d0}
 .doc{color:#444;margin:.2em 0 .4em 1em}
+.broken{list-style:none;padding:0}.broken li{margin:.25em 0}
+.broken span{display:inline-block;min-width:3.5em;text-align:center;border-radius:3px;font-size:12px}
 """
 
 
@@ -210,7 +213,13 @@ def html_report(run: RunResult) -> str:
            f"{_e(verdict)}</h1>", _facts(run), "<p class='summary'>"]
     for status in (PASS, FAIL, WARN, SKIP):
         out.append(f"<span class='{status}'>{status}: {counts[status]}</span>")
-    out.append("<small>requirements</small></p><h2>Requirement matrix</h2><table class='matrix'>")
+    out.append("<small>requirements</small></p>")
+    broken = [r for r in run.requirements if r.status in (FAIL, WARN)]
+    if broken:
+        out.append("<ul class='broken'>" + "".join(
+            f"<li><span class='{r.status}'>{r.status.upper()}</span> <a href='#{r.id}'>"
+            f"<b>{_e(r.id)}</b></a> ({_e(r.level)}): {md(r.text)}</li>" for r in broken) + "</ul>")
+    out.append("<h2>Requirement matrix</h2><table class='matrix'>")
     by_area: dict[str, list[Any]] = {}
     for r in run.requirements:
         by_area.setdefault(r.area, []).append(r)

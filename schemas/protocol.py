@@ -17,7 +17,8 @@ from typing import Any
 
 # Members are the names in the JSON files, e.g. Event.SEND_MESSAGE == "send_message",
 # ErrorCode.NOT_JOINED == "NOT_JOINED", ErrorCode.CONFLICT == "CONFLICT" (generated: names.py).
-from taskchat.schemas.names import ErrorCode, Event  # noqa: F401 (re-exported)
+from taskchat.schemas.names import ErrorCode as ErrorCode
+from taskchat.schemas.names import Event as Event
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 

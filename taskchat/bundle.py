@@ -66,7 +66,7 @@ def bundle(document: dict[str, Any], ref_base: str,
         rel, fragment = _split(ref[len(ref_base):])
         return target(posixpath.normpath(rel), fragment)
 
-    out = _rewrite(copy.deepcopy(document), from_document)
+    out: dict[str, Any] = _rewrite(copy.deepcopy(document), from_document)
     schemas: dict[str, Any] = {}
     done = 0
     while done < len(wanted):  # the list grows while the files are rewritten

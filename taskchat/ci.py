@@ -221,8 +221,8 @@ def headline(out: Path, step: Step) -> str:
 
 def write_reports(out: Path, steps: list[Step], started_at: datetime | None = None) -> None:
     started_at = started_at or datetime.now(UTC)
-    about = {"date": started_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "toolkit": about_version(),
-             "revision": revision(), "directory": str(Path.cwd())}
+    date, rev, here = started_at.strftime("%Y-%m-%d %H:%M:%S UTC"), revision(), str(Path.cwd())
+    about = {"date": date, "toolkit": about_version(), "revision": rev, "directory": here}
     summary = {"passed": all(s.passed for s in steps), **about,
                "steps": [asdict(s) for s in steps]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -236,9 +236,9 @@ def write_reports(out: Path, steps: list[Step], started_at: datetime | None = No
     )
     verdict = "all steps passed" if summary["passed"] else "FAILED: " + ", ".join(
         s.name for s in steps if not s.passed)
-    facts = (f"{escape(about['date'])} · {escape(describe())} · "
-             f"revision {escape(about['revision'] or 'none (not a git checkout)')} · "
-             f"run in <code>{escape(about['directory'])}</code>")
+    facts = (f"{escape(date)} · {escape(describe())} · "
+             f"revision {escape(rev or 'none (not a git checkout)')} · "
+             f"run in <code>{escape(here)}</code>")
     (out / "index.html").write_text(
         "<!doctype html><meta charset=utf-8><title>taskchat ci: " + escape(verdict) + "</title>"
         "<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222;max-width:90em}"

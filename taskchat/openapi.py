@@ -91,8 +91,8 @@ def _user_id() -> dict[str, Any]:
 def build() -> dict[str, Any]:
     from taskchat.schemas.protocol import INDEX, Event
 
-    admin = [{"adminBearer": []}]
-    member = [{"memberBearer": []}]
+    admin: list[dict[str, list[str]]] = [{"adminBearer": []}]
+    member: list[dict[str, list[str]]] = [{"memberBearer": []}]
     with_body = ("InvalidPayload", "Unauthorized", "Forbidden")
     paths: dict[str, Any] = {
         "/healthz": {
