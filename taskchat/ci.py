@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from taskchat.about import describe, revision, stamp
+from taskchat.about import revision, stamp
 from taskchat.about import version as about_version
 
 
@@ -204,8 +204,9 @@ def headline(out: Path, step: Step) -> str:
             reqs = c.get("requirements", [])
             must = [r for r in reqs if r.get("level") == "MUST"]
             held = sum(1 for r in must if r.get("status") == "pass")
-            return (f"MUST {held}/{len(must)} hold; checks: {n.get('pass', 0)} pass, "
-                    f"{n.get('fail', 0)} fail, {n.get('warn', 0)} warn, {n.get('skip', 0)} skip")
+            return (f"MUST {held}/{len(must)} hold; requirements: {n.get('pass', 0)} pass, "
+                    f"{n.get('fail', 0)} fail, {n.get('warn', 0)} warn (SHOULD), "
+                    f"{n.get('skip', 0)} skip")
         if step.name == "load":
             s = _read_json(_newest(folder, "summary.json"))
             if s is None:
@@ -236,9 +237,10 @@ def write_reports(out: Path, steps: list[Step], started_at: datetime | None = No
     )
     verdict = "all steps passed" if summary["passed"] else "FAILED: " + ", ".join(
         s.name for s in steps if not s.passed)
-    facts = (f"{escape(date)} · {escape(describe())} · "
-             f"revision {escape(rev or 'none (not a git checkout)')} · "
-             f"run in <code>{escape(here)}</code>")
+    total = round(sum(s.seconds for s in steps), 1)
+    facts = (f"<b>Date</b> {escape(date)} · <b>Toolkit</b> taskchat {escape(about_version())} · "
+             f"<b>Revision</b> {escape(rev or 'none (not a git checkout)')} · <b>Directory</b> "
+             f"<code>{escape(here)}</code> · {total} s")
     (out / "index.html").write_text(
         "<!doctype html><meta charset=utf-8><title>taskchat ci: " + escape(verdict) + "</title>"
         "<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222;max-width:90em}"
