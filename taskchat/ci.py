@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -177,47 +178,53 @@ def _newest(folder: Path, name: str) -> Path | None:
     return found[-1] if found else None
 
 
+def _gate_line(g: dict[str, Any]) -> str:
+    return (f"{g.get('breaking', '?')} breaking, {g.get('allowedBreaking', 0)} allowed, "
+            f"{g.get('compatible', '?')} compatible; required bump "
+            f"{g.get('requiredBump', '?')}, version {g.get('head', {}).get('version', '?')}")
+
+
+def _conformance_line(c: dict[str, Any]) -> str:
+    n = c.get("summary", {})
+    must = [r for r in c.get("requirements", []) if r.get("level") == "MUST"]
+    held = sum(1 for r in must if r.get("status") == "pass")
+    return (f"MUST {held}/{len(must)} hold; requirements: {n.get('pass', 0)} pass, "
+            f"{n.get('fail', 0)} fail, {n.get('warn', 0)} warn (SHOULD), {n.get('skip', 0)} skip")
+
+
+def _load_line(s: dict[str, Any]) -> str:
+    f, k = s.get("figures", {}), s.get("counters", {})
+    return (f"p99 delivery {f.get('delivery_p99_ms', '?')} ms over "
+            f"{f.get('deliveries', '?')} deliveries; lost {k.get('lost', 0)}, "
+            f"duplicated {k.get('duplicated', 0)}, error rate {f.get('error_rate', '?')}")
+
+
+# step -> (the report file it writes, the figures of that report in one line)
+_HEADLINES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "gate": ("gate.json", _gate_line),
+    "conformance": ("results.json", _conformance_line),
+    "load": ("summary.json", _load_line),
+}
+
+
 def headline(out: Path, step: Step) -> str:
     """The step's figures in one line, read from the report it wrote (empty when there is none).
 
     Read defensively: a step that crashed, or an older report format, gives no headline rather
-    than a broken index.
+    than a broken index. A step without a report (lint) is headed by its last line of output.
     """
     if step.skipped:
         return step.skipped
-    folder = out / step.name
+    if step.name not in _HEADLINES:
+        return step.last_line
+    report, line = _HEADLINES[step.name]
+    data = _read_json(_newest(out / step.name, report))
+    if data is None:
+        return ""
     try:
-        if step.name == "lint":
-            return step.last_line
-        if step.name == "gate":
-            g = _read_json(_newest(folder, "gate.json"))
-            if g is None:
-                return ""
-            return (f"{g.get('breaking', '?')} breaking, {g.get('allowedBreaking', 0)} allowed, "
-                    f"{g.get('compatible', '?')} compatible; required bump "
-                    f"{g.get('requiredBump', '?')}, version {g.get('head', {}).get('version', '?')}")
-        if step.name == "conformance":
-            c = _read_json(_newest(folder, "results.json"))
-            if c is None:
-                return ""
-            n = c.get("summary", {})
-            reqs = c.get("requirements", [])
-            must = [r for r in reqs if r.get("level") == "MUST"]
-            held = sum(1 for r in must if r.get("status") == "pass")
-            return (f"MUST {held}/{len(must)} hold; requirements: {n.get('pass', 0)} pass, "
-                    f"{n.get('fail', 0)} fail, {n.get('warn', 0)} warn (SHOULD), "
-                    f"{n.get('skip', 0)} skip")
-        if step.name == "load":
-            s = _read_json(_newest(folder, "summary.json"))
-            if s is None:
-                return ""
-            f, k = s.get("figures", {}), s.get("counters", {})
-            return (f"p99 delivery {f.get('delivery_p99_ms', '?')} ms over "
-                    f"{f.get('deliveries', '?')} deliveries; lost {k.get('lost', 0)}, "
-                    f"duplicated {k.get('duplicated', 0)}, error rate {f.get('error_rate', '?')}")
+        return line(data)
     except (AttributeError, TypeError):
         return ""
-    return step.last_line
 
 
 def write_reports(out: Path, steps: list[Step], started_at: datetime | None = None) -> None:
