@@ -6,6 +6,7 @@ minutes, so that is scripts/wheel-smoke's job (a step of .ci/run), not this suit
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,10 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     out = tmp_path_factory.mktemp("wheel")
+    # built from a copy: setuptools leaves build/ in the source tree, and a stale build/lib
+    # would put files in later wheels that the sources no longer have
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "build", "dist", "reports", "*.egg-info", "__pycache__"))
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(out),
-         str(ROOT)], capture_output=True, text=True, check=False, timeout=300)
+         "--wheel-dir", str(out), str(source)],
+        capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "license" not in done.stderr.lower(), done.stderr  # no setuptools license warning
     (wheel,) = out.glob("taskchat-*.whl")
