@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from referencing._core import Resolver
+from taskchat.schemas.validation import SchemaResolver as Resolver
 from taskchat.schemas.validation import load_schema, registry, schema_for, validator_for
 
 Path = tuple[str | int, ...]

@@ -8,6 +8,8 @@ from typing import TextIO
 
 from taskchat.conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, RunResult
 
+from taskchat.about import describe
+
 _MARK = {PASS: "PASS ", FAIL: "FAIL ", WARN: "WARN ", "error": "ERROR", SKIP: "skip "}
 
 
@@ -43,5 +45,6 @@ def summary(run: RunResult, stream: TextIO | None = None) -> None:
     print(f"\nrequirements: {counts[PASS]} pass, {counts[FAIL]} fail, {counts[WARN]} warn "
           f"(SHOULD), {counts[SKIP]} skip; {len(run.checks)} checks in {run.duration:.1f}s",
           file=stream)
+    print(f"{run.url} · {run.started} · {describe()}", file=stream)
     verdict = "FAIL: a MUST requirement is broken" if run.must_failed else "PASS: every MUST holds"
     print(verdict, file=stream, flush=True)

@@ -1,7 +1,9 @@
 """Typed access to ``index.json``: events, error codes, requirements.
 
-The names are not restated in Python: the enums below are built from the index and from the
-error-code schemas when this module is imported, so adding an event is an edit to the JSON only.
+The names are not restated by hand: ``Event`` and ``ErrorCode`` come from ``names.py``, which
+``taskchat schemas names`` generates from the index and the error-code schemas (a test holds it
+equal to them), so a type checker sees every member. Adding an event is an edit to the JSON and
+a regeneration.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+# Members are the names in the JSON files, e.g. Event.SEND_MESSAGE == "send_message",
+# ErrorCode.NOT_JOINED == "NOT_JOINED", ErrorCode.CONFLICT == "CONFLICT" (generated: names.py).
+from taskchat.schemas.names import ErrorCode as ErrorCode
+from taskchat.schemas.names import Event as Event
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 
@@ -62,13 +69,6 @@ EVENT_ERROR_CODES: tuple[str, ...] = tuple(_codes(INDEX["errorCodes"]["event"]))
 AUTH_ERROR_CODES: tuple[str, ...] = tuple(_codes(INDEX["errorCodes"]["auth"]))
 HTTP_ONLY_ERROR_CODES: dict[str, str] = _http_only_codes(INDEX["errorCodes"]["http"])
 
-# Functional enums: members are the names in the JSON files, e.g. Event.SEND_MESSAGE ==
-# "send_message", ErrorCode.NOT_JOINED == "NOT_JOINED", ErrorCode.CONFLICT == "CONFLICT".
-Event = StrEnum("Event", {name.upper(): name for name in INDEX["events"]})  # type: ignore[misc]
-ErrorCode = StrEnum(  # type: ignore[misc]
-    "ErrorCode",
-    {code: code for code in (*AUTH_ERROR_CODES, *EVENT_ERROR_CODES, *HTTP_ONLY_ERROR_CODES)},
-)
 
 
 @dataclass(frozen=True, slots=True)

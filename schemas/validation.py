@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -18,6 +18,26 @@ from referencing import Registry, Resource
 from taskchat.schemas.protocol import INDEX, SCHEMA_DIR, event_spec
 
 FORMAT_CHECKER = FormatChecker()
+
+
+class Resolved(Protocol):
+    """What ``SchemaResolver.lookup`` gives: the target and the resolver scoped to it."""
+
+    @property
+    def contents(self) -> Any: ...
+
+    @property
+    def resolver(self) -> SchemaResolver: ...
+
+
+class SchemaResolver(Protocol):
+    """The part of ``referencing``'s resolver (``Registry.resolver()``) that the gate and the
+    negative-payload generator use. ``referencing`` exports its registry but not the resolver
+    class (it lives in the private ``referencing._core``), so its type is stated here."""
+
+    def lookup(self, ref: str, /) -> Resolved: ...
+
+    def in_subresource(self, subresource: Resource[Any], /) -> SchemaResolver: ...
 
 
 def schema_files() -> list[str]:

@@ -1,7 +1,9 @@
 """docs/asyncapi.json: the Socket.IO side of the protocol as an AsyncAPI 3.0 document.
 
 JSON rather than YAML so that generating it needs no YAML library. Payloads are ``$ref``s to the
-schema files themselves, never copies, so the document cannot say something the schemas do not.
+schema files themselves; the committed document bundles those files (:mod:`taskchat.bundle`) under
+``components.schemas``, verbatim, so it stands alone and still cannot say something the schemas
+do not. ``--no-bundle`` keeps the references to ``../schemas/`` (for reading beside the files).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ object carries the JWT; the server replies with a CONNECT (`connect.ok`) or a CO
 **Transports.** WebSocket (`ws`), and HTTP long-polling with upgrade to WebSocket (`http`): \
 both servers below are the same endpoint reached by the two Engine.IO transports.
 
-Payload schemas are the JSON Schema (draft 2020-12) files under `schemas/`; the requirement ids \
-in `x-requirements` are those of `docs/protocol.md`."""
+Payload schemas are the JSON Schema (draft 2020-12) files under `schemas/`, bundled into \
+`components.schemas` under their path (`defs/ids.json` is `defs.ids`); the requirement ids in \
+`x-requirements` are those of `docs/protocol.md`."""
 
 
 def _schema(rel: str) -> dict[str, Any]:
@@ -162,5 +165,11 @@ def build() -> dict[str, Any]:
     }
 
 
-def render() -> str:
-    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+def render(bundle: bool = True) -> str:
+    document = build()
+    if bundle:
+        from taskchat.bundle import bundle as inline
+        from taskchat.schemas.validation import load_schema
+
+        document = inline(document, SCHEMA_REF_BASE, load_schema)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from taskchat.about import describe
+
 # subcommand module -> the commands it registers (in the order the help lists them)
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("taskchat.schemas_cmd", ("schemas",)),
@@ -23,11 +25,22 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+class _Version(argparse.Action):
+    """argparse's own version action, but asking git only when --version is given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(describe())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskchat",
         description="Reference toolkit for the task-chat protocol on Socket.IO.",
     )
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the toolkit's version (and git revision in a checkout)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name, _commands in PARTS:
         try:

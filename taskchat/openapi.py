@@ -91,8 +91,8 @@ def _user_id() -> dict[str, Any]:
 def build() -> dict[str, Any]:
     from taskchat.schemas.protocol import INDEX, Event
 
-    admin = [{"adminBearer": []}]
-    member = [{"memberBearer": []}]
+    admin: list[dict[str, list[str]]] = [{"adminBearer": []}]
+    member: list[dict[str, list[str]]] = [{"memberBearer": []}]
     with_body = ("InvalidPayload", "Unauthorized", "Forbidden")
     paths: dict[str, Any] = {
         "/healthz": {
@@ -238,4 +238,9 @@ def build() -> dict[str, Any]:
 
 
 def render() -> str:
-    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+    """The document with the schema files bundled (:mod:`taskchat.bundle`): it stands alone."""
+    from taskchat.bundle import bundle
+    from taskchat.schemas.validation import load_schema
+
+    document = bundle(build(), REF_BASE, load_schema)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

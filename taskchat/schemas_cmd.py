@@ -263,7 +263,7 @@ def repo_root() -> Path:
     return SCHEMA_DIR.parent
 
 
-def _generator(kind: str) -> tuple[Callable[[], str], str]:
+def _generator(kind: str) -> tuple[Callable[..., str], str]:
     """(render, the committed file's path relative to the repository) for a generated doc."""
     if kind == "spec":
         from taskchat import spec
@@ -273,6 +273,10 @@ def _generator(kind: str) -> tuple[Callable[[], str], str]:
         from taskchat import asyncapi
 
         return asyncapi.render, asyncapi.OUTPUT
+    if kind == "names":
+        from taskchat import typed_names
+
+        return typed_names.render, typed_names.OUTPUT
     from taskchat import openapi
 
     return openapi.render, openapi.OUTPUT
@@ -280,7 +284,7 @@ def _generator(kind: str) -> tuple[Callable[[], str], str]:
 
 def run_generate(args: argparse.Namespace) -> int:
     render, committed = _generator(args.command_kind)
-    text = render()
+    text = render(args.bundle) if args.command_kind == "asyncapi" else render()
     if args.check:
         path = repo_root() / committed
         try:
@@ -362,6 +366,7 @@ def register(sub: Any) -> None:
         ("spec", "the written spec, docs/protocol.md"),
         ("asyncapi", "the AsyncAPI 3.0 document, docs/asyncapi.json"),
         ("openapi", "the OpenAPI 3.1 document of the HTTP API, docs/openapi.json"),
+        ("names", "the Event and ErrorCode enums, schemas/names.py"),
     ):
         p = cmds.add_parser(
             kind, help=f"generate {what}",
@@ -373,4 +378,9 @@ def register(sub: Any) -> None:
         group.add_argument("--output", metavar="FILE", help="write to FILE (- for stdout)")
         group.add_argument("--check", action="store_true",
                            help="exit 1 if the committed file differs from the generated one")
+        if kind == "asyncapi":
+            p.add_argument("--bundle", action=argparse.BooleanOptionalAction, default=True,
+                           help="inline the schema files under components.schemas so the "
+                           "document stands alone (default: bundled; --no-bundle refers to "
+                           "../schemas/ as seen from docs/)")
         p.set_defaults(schemas_func=run_generate, command_kind=kind)

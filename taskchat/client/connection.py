@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import websocket
@@ -546,7 +546,8 @@ class Connection:
         if _gevent_patched():
             import gevent
 
-            raw = ws.sock._sock  # the real, non-blocking socket under gevent's wrapper
+            # the real, non-blocking socket under gevent's wrapper (not part of its typed face)
+            raw: socket.socket = cast(Any, ws.sock)._sock
             self._parser = _FrameParser(lambda data: gevent.spawn_raw(self._pong_ws, data))
             self._reader = watcher = gevent.get_hub().loop.io(raw.fileno(), 1)
             watcher.start(self._on_readable, raw)
@@ -583,6 +584,7 @@ class Connection:
         ws = self._ws
         assert ws is not None
         sock = ws.sock
+        assert sock is not None
         reason: str | None = None
         while reason is None:
             try:

@@ -96,7 +96,7 @@ class Verdict:
 
 def _direction(tree: SchemaTree, event: str, spec: dict[str, Any]) -> Direction:
     try:
-        return Direction(spec.get("direction"))
+        return Direction(str(spec.get("direction")))
     except ValueError:
         raise GateError(
             f"{tree.label}: event {event!r} has an unknown direction {spec.get('direction')!r}"

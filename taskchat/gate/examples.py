@@ -385,7 +385,7 @@ class Generator:
             return []
         if flat.groups:
             rest = flat.without_group(0)
-            lists = [
+            lists: list[list[Any]] = [
                 self.near_misses(merge(rest, flatten(b)), depth) for b in flat.groups[0].branches
             ]
             return _dedupe(_round_robin(lists), PER_NODE * 2)
@@ -396,7 +396,7 @@ class Generator:
             other = merge(rest, flatten(cond.else_)) if cond.else_ is not None else rest
             lists = [self.near_misses(other, depth), self.near_misses(then, depth)]
             return _dedupe(_round_robin(lists), PER_NODE * 2)
-        lists: list[list[Any]] = [self._wrong_types(flat)]
+        lists = [self._wrong_types(flat)]
         if flat.enum is not None:
             known = {key(v) for v in flat.enum}
             lists.append(

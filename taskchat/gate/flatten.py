@@ -16,7 +16,7 @@ from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
 if TYPE_CHECKING:
-    from referencing._core import Resolver
+    from taskchat.schemas.validation import SchemaResolver
 
 ANNOTATIONS = frozenset(
     {
@@ -79,7 +79,7 @@ class Node:
     """A subschema together with the resolver of the tree (and file) it sits in."""
 
     contents: Any
-    resolver: Resolver[Any]
+    resolver: SchemaResolver
 
     def child(self, contents: Any) -> Node:
         if isinstance(contents, dict) and isinstance(contents.get("$id"), str):

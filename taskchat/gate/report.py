@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from taskchat.about import revision, stamp, version
 from taskchat.gate.compare import Verdict
 from taskchat.gate.rules import Finding
 
@@ -86,6 +87,7 @@ def table(verdict: Verdict, check_version: bool = False) -> str:
 def to_json(verdict: Verdict, check_version: bool = False) -> dict[str, Any]:
     data = verdict.to_json()
     data["tool"] = "taskchat gate"
+    data["toolkit"] = {"version": version(), "revision": revision()}
     data["generatedAt"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     data["checkVersion"] = check_version
     data["exitCode"] = verdict.exit_code(check_version)
@@ -151,8 +153,7 @@ def _finding_text(f: Finding) -> str:
 
 
 def default_dir(root: Path | None = None) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return (root or Path("reports")) / f"gate-{stamp}"
+    return (root or Path("reports")) / f"gate-{stamp()}"
 
 
 def write(verdict: Verdict, directory: Path, check_version: bool = False) -> list[Path]:

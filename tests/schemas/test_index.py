@@ -5,15 +5,16 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from taskchat.schemas import INDEX, PROTOCOL_VERSION, REQUIREMENTS, SCHEMA_DIR, Direction, events
 from taskchat.schemas.protocol import AUTH_ERROR_CODES, EVENT_ERROR_CODES
-from taskchat.schemas.validation import load_schema, registry, schema_files
+from taskchat.schemas.validation import load_schema, schema_files
 
 from taskchat import asyncapi, openapi, spec
+from taskchat.bundle import COMPONENTS as BUNDLED
+from taskchat.bundle import component_key
 from taskchat.schemas_cmd import iter_refs, lint
 
 ROOT = SCHEMA_DIR.parent
@@ -177,7 +178,7 @@ def test_asyncapi_describes_every_event_with_its_schema() -> None:
     for name, e in events().items():
         payload = messages[name]["payload"]
         assert payload["schemaFormat"] == "application/schema+json;version=draft-2020-12"
-        assert payload["schema"]["$ref"] == f"../schemas/{e.payload}"
+        assert payload["schema"]["$ref"] == f"{BUNDLED}{component_key(e.payload)}"
         op = doc["operations"][name]
         # the document is written from the server's side
         assert op["action"] == ("receive" if e.direction is Direction.CLIENT_TO_SERVER
@@ -186,24 +187,34 @@ def test_asyncapi_describes_every_event_with_its_schema() -> None:
             reply = op["reply"]["messages"][0]["$ref"]
             assert _pointer(doc, reply.split("#", 1)[1]) == {
                 "$ref": f"#/components/messages/{name}.ack"}
-            assert messages[f"{name}.ack"]["payload"]["schema"]["$ref"] == f"../schemas/{e.ack}"
+            assert messages[f"{name}.ack"]["payload"]["schema"]["$ref"] == (
+                f"{BUNDLED}{component_key(e.ack)}")
         else:
             assert "reply" not in op
     connect = doc["operations"]["connect"]
     replies = [m["$ref"].rsplit("/", 1)[1] for m in connect["reply"]["messages"]]
     assert [messages[r]["payload"]["schema"]["$ref"] for r in replies] == [
-        f"../schemas/{INDEX['connect']['accepted']}", f"../schemas/{INDEX['connect']['refused']}"]
+        BUNDLED + component_key(INDEX["connect"]["accepted"]),
+        BUNDLED + component_key(INDEX["connect"]["refused"])]
 
 
-def test_asyncapi_refs_resolve() -> None:
+def test_asyncapi_refs_resolve_inside_the_document() -> None:
     doc = _doc("asyncapi.json")
+    for pointer, ref in iter_refs(doc):
+        target, _, fragment = ref.partition("#")
+        assert not target, pointer  # bundled: it stands alone
+        _pointer(doc, fragment)  # raises KeyError when it points nowhere
+
+
+def test_asyncapi_without_bundling_refers_to_the_schema_files() -> None:
+    doc = json.loads(asyncapi.render(bundle=False))
     for pointer, ref in iter_refs(doc):
         target, _, fragment = ref.partition("#")
         if target:
             assert (DOCS / target).resolve().is_file(), pointer
             assert (DOCS / target).resolve().is_relative_to(SCHEMA_DIR)
         else:
-            _pointer(doc, fragment)  # raises KeyError when it points nowhere
+            _pointer(doc, fragment)
 
 
 def test_asyncapi_operations_use_the_channels_messages() -> None:
@@ -221,17 +232,12 @@ def test_openapi_json_is_the_generated_one() -> None:
     assert (DOCS / "openapi.json").read_text(encoding="utf-8") == openapi.render()
 
 
-def test_openapi_refs_resolve() -> None:
+def test_openapi_refs_resolve_inside_the_document() -> None:
     doc = _doc("openapi.json")
     for pointer, ref in iter_refs(doc):
         target, _, fragment = ref.partition("#")
-        if not target:
-            _pointer(doc, fragment)
-            continue
-        path = (DOCS / target).resolve()
-        assert path.is_file(), pointer
-        rel = path.relative_to(SCHEMA_DIR).as_posix()
-        registry().resolver().lookup(f"{INDEX['schemaBase']}{rel}#{fragment}")
+        assert not target, pointer  # bundled: it stands alone
+        _pointer(doc, fragment)
 
 
 def test_openapi_covers_the_http_api() -> None:
@@ -274,10 +280,21 @@ def test_openapi_error_responses_carry_the_d21_codes() -> None:
     assert set(codes("NotFound")) >= {"TASK_NOT_FOUND", "MESSAGE_NOT_FOUND"}
 
 
-def test_openapi_passes_the_openapi_3_1_validator() -> None:
-    validator = pytest.importorskip("openapi_spec_validator")
-    path: Path = (DOCS / "openapi.json").resolve()
-    validator.validate(_doc("openapi.json"), base_uri=path.as_uri())
+def test_openapi_passes_the_openapi_3_1_validator_on_its_own() -> None:
+    from openapi_spec_validator import validate
+
+    validate(_doc("openapi.json"))  # no base URI: nothing beside the document to resolve
+
+
+def test_the_openapi_validator_can_fail() -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    broken = _doc("openapi.json")
+    broken["paths"]["/healthz"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"] = {"$ref": "../schemas/http/health.json"}
+    with pytest.raises((OpenAPIValidationError, Exception)):
+        validate(broken)
 
 
 def test_protocol_md_links_lead_somewhere() -> None:
@@ -289,3 +306,21 @@ def test_protocol_md_links_lead_somewhere() -> None:
             assert target[1:] in anchors, target
         else:
             assert (DOCS / target).resolve().exists(), target
+
+
+# ------------------------------------------------------------------------ typed names
+
+
+def test_names_py_is_the_generated_one() -> None:
+    from taskchat import typed_names
+
+    assert (ROOT / typed_names.OUTPUT).read_text(encoding="utf-8") == typed_names.render()
+
+
+def test_the_enums_hold_every_event_and_code_of_the_index() -> None:
+    from taskchat.schemas import ErrorCode, Event
+    from taskchat.schemas.protocol import HTTP_ONLY_ERROR_CODES
+
+    assert [e.value for e in Event] == list(INDEX["events"])
+    assert {c.value for c in ErrorCode} == {
+        *AUTH_ERROR_CODES, *EVENT_ERROR_CODES, *HTTP_ONLY_ERROR_CODES}

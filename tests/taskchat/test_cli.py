@@ -26,3 +26,35 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         build_parser().parse_args(["no-such-command"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_version_names_the_distribution_and_a_checkout_its_revision(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from importlib.metadata import version
+
+    from taskchat import about
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"taskchat {version('taskchat')}")
+    # the tests run from the repository: its commit is named
+    rev = about.revision()
+    assert rev is not None and f"(git {rev})" in out
+
+
+def test_an_installed_package_outside_its_checkout_names_no_revision(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from taskchat import about
+
+    monkeypatch.setattr(about, "_checkout_root", lambda: Path(str(tmp_path)))
+    about.revision.cache_clear()
+    try:
+        assert about.revision() is None
+    finally:
+        about.revision.cache_clear()
