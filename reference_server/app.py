@@ -23,7 +23,7 @@ import trio
 from taskchat.reference_server.auth import AuthFailure, Verifier
 from taskchat.reference_server.chat import WRITE_TYPES, ChatRules, Effect, Emit, Reply
 from taskchat.reference_server.config import ServerConfig
-from taskchat.reference_server.store import Store
+from taskchat.reference_server.store import Store, StoreUnavailable
 from taskchat.schemas import ErrorCode
 
 if TYPE_CHECKING:
@@ -93,6 +93,10 @@ class ChatApp:
         )
         await self.execute(effects)
 
+    def health_problem(self) -> str | None:
+        """Why the server cannot do its job (for /healthz), or None when it can."""
+        return self.store.problem
+
     # ------------------------------------------------------------------ effects
 
     async def execute(self, effects: list[Effect], ack: Ack | None = None) -> None:
@@ -126,9 +130,11 @@ class ChatApp:
     def _perform(self, entry: _Entry) -> None:
         server = self.server
         assert server is not None
-        if entry.ticket in self.store.failed:  # the commit failed: nothing happened
+        failure = self.store.failure(entry.ticket)
+        if failure is not None:  # this request's writes were not kept: nothing happened
             if entry.ack is not None:
-                message = "the server could not store this request"
+                message = (str(failure) if isinstance(failure, StoreUnavailable)
+                           else "the server could not store this request")
                 entry.ack({"ok": False, "error": {"code": ErrorCode.INTERNAL, "message": message}})
             return
         for e in entry.effects:

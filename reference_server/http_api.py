@@ -122,6 +122,9 @@ class HttpApi:
             if len(body) > _MAX_BODY:
                 raise HttpError(PAYLOAD_TOO_LARGE, "the request body is too large")
             if name == "health":
+                problem = self.app.health_problem()
+                if problem is not None:  # ISO-3: say why writes are refused; 503 to probes
+                    return _json(503, {"error": {"code": ErrorCode.INTERNAL, "message": problem}})
                 return _json(200, {"status": "ok"})
             if name == "messages":
                 return await self._history(params[0], url.query, headers)
