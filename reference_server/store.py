@@ -211,13 +211,17 @@ class Store:
         failed: dict[int, BaseException] = {}
         with self._writer.lock:
             c = self._writer.conn
-            self._check_file()
+            if self.problem is not None:  # known lost: not even a transaction
+                raise StoreUnavailable(self.problem)
             while True:
                 c.execute("BEGIN IMMEDIATE")
                 try:
                     for ticket, writes in batch:
                         if ticket not in failed:
                             _apply_alone(c, ticket, writes, failed)
+                    # the file may have gone since the last commit: then roll back, so nothing
+                    # lands in a deleted inode that readers (still holding it) would show
+                    self._check_file()
                     c.execute("COMMIT")
                 except _Restart as restart:
                     failed[restart.ticket] = restart.cause
@@ -228,26 +232,31 @@ class Store:
                     if c.in_transaction:
                         c.execute("ROLLBACK")
                     raise
-                # a file deleted or replaced while we committed: what went in is not kept
-                self._check_file()
                 return failed
 
     def _check_file(self) -> None:
-        """Raise StoreUnavailable when the database file is not the one opened (one stat)."""
+        """Raise StoreUnavailable when the database file (or its -wal) is not the one the
+        store opened: two ``stat`` calls per group commit, made just before its COMMIT."""
         if self._identity is None:
             return
-        for name, known in () if self.problem else list(self._identity.items()):
-            now = _file_identity(name)
-            if known is None:
-                self._identity[name] = now
-            elif now != known:
-                what = "deleted" if now is None else "replaced by another file"
-                self.problem = (f"the database file {name} was {what} while the server ran;"
-                                " writes are no longer acknowledged")
+        if self.problem is None:
+            self.problem = self._lost_file()
+            if self.problem is not None:
                 log.error("event=store_unavailable reason=%r", self.problem)
-                break
         if self.problem is not None:
             raise StoreUnavailable(self.problem)
+
+    def _lost_file(self) -> str | None:
+        assert self._identity is not None
+        for name, known in self._identity.items():
+            now = _file_identity(name)
+            if known is None:
+                self._identity[name] = now  # the -wal, seen for the first time
+            elif now != known:
+                what = "deleted" if now is None else "replaced by another file"
+                return (f"the database file {name} was {what} while the server ran;"
+                        " writes are no longer acknowledged")
+        return None
 
     def _committed(self, ticket: int, failed: dict[int, BaseException] | None = None) -> None:
         failed = failed or {}
@@ -404,6 +413,14 @@ class Store:
         for conn in {id(c): c for c in (self._writer, self._reader, self._history)}.values():
             with conn.lock:
                 conn.conn.close()
+
+
+def write_failure_message(failure: BaseException) -> str:
+    """What a client is told when its writes were not kept: the store's own reason when the
+    database is gone (D63), nothing of the internals otherwise."""
+    if isinstance(failure, StoreUnavailable):
+        return str(failure)
+    return "the server could not store this request"
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:

@@ -157,6 +157,8 @@ def test_a_deleted_database_file_is_not_acknowledged_onto(tmp_path: Path, how: s
         assert [m["message"] for m in history.json()["messages"]] == ["before"]
         retry = sio.call("send_message", {"taskId": "g1", "message": "again"}, timeout=5)
         assert retry["ok"] is False  # stays refused: nothing is acknowledged onto a lost file
+        created = _admin(srv.url, "POST", "/api/tasks", {"taskId": "g2", "title": "Lost"})
+        assert created.status_code == 500, created.text  # the admin API is not told "201"
         sio.disconnect()
         srv.proc.send_signal(signal.SIGTERM)
         log = srv.proc.stderr.read().decode()  # type: ignore[union-attr]  # until it exits
