@@ -89,44 +89,11 @@ def _drain(ws: websocket.WebSocket) -> None:
             pass
 
 
-def engineio_frames(url: str, rng: random.Random, deadline: float, token: Callable[[], str],
-                    task: str) -> int:
-    """Random and mutated Engine.IO/Socket.IO frames, text and binary, on WebSocket sessions
-    (a new session whenever the server closes one, as it should on a malformed packet)."""
-    sent = 0
-    ws = None
-    while time.monotonic() < deadline:
-        if ws is None or not ws.connected:
-            ws = _open_ws(url)
-            if ws is None:
-                time.sleep(0.05)
-                continue
-            if rng.random() < 0.5:
-                with contextlib.suppress(OSError, websocket.WebSocketException):
-                    ws.send(_connect(token()))
-        frame = _mutate(rng, rng.choice(VALID_FRAMES).replace("T", task))
-        try:
-            if rng.random() < 0.15:
-                ws.send_binary(frame.encode("utf-8", "surrogatepass")[: rng.randint(0, 64)])
-            else:
-                ws.send(frame.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
-            sent += 1
-        except (OSError, websocket.WebSocketException):
-            ws = None
-            continue
-        if sent % 8 == 0:
-            _drain(ws)
-        time.sleep(0.001)
-    if ws is not None:
-        ws.shutdown()  # no closing handshake: a hostile client just goes
-    return sent
-
-
-def socketio_events(url: str, rng: random.Random, deadline: float, token: Callable[[], str],
-                    task: str) -> int:
-    """An authenticated member that joins the honest room, then sends events whose JSON is
-    hostile: lone surrogates, deep nesting, huge numbers, oversize text, bad ack ids and binary
-    placeholders that point nowhere."""
+def _on_sessions(url: str, deadline: float, hello: Callable[[], list[str]],
+                 frames: Callable[[], list[str | bytes]]) -> int:
+    """Send ``frames()`` batches on one WebSocket session until the deadline; a new session
+    (opened with ``hello()``) whenever the server closed the last one, as it should on a
+    malformed packet. Returns the number of frames sent."""
     sent = 0
     ws = None
     while time.monotonic() < deadline:
@@ -136,31 +103,65 @@ def socketio_events(url: str, rng: random.Random, deadline: float, token: Callab
                 time.sleep(0.05)
                 continue
             with contextlib.suppress(OSError, websocket.WebSocketException):
-                ws.send(_connect(token()))
-                ws.send(_event("join_task", f'"{task}"'))
+                for frame in hello():
+                    ws.send(frame)
+        try:
+            for frame in frames():
+                if isinstance(frame, bytes):
+                    ws.send_binary(frame)
+                else:  # a lone surrogate cannot go into a text frame: it becomes U+FFFD
+                    ws.send(frame.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+                sent += 1
+                if sent % 8 == 0:
+                    _drain(ws)
+        except (OSError, websocket.WebSocketException):
+            ws = None
+            continue
+        time.sleep(0.001)
+    if ws is not None:
+        ws.shutdown()  # no closing handshake: a hostile client just goes
+    return sent
+
+
+def engineio_frames(url: str, rng: random.Random, deadline: float, token: Callable[[], str],
+                    task: str) -> int:
+    """Random and mutated Engine.IO/Socket.IO frames, text and binary, half of the sessions
+    authenticated first."""
+
+    def frames() -> list[str | bytes]:
+        frame = _mutate(rng, rng.choice(VALID_FRAMES).replace("T", task))
+        if rng.random() < 0.15:
+            return [frame.encode("utf-8", "surrogatepass")[: rng.randint(0, 64)]]
+        return [frame]
+
+    return _on_sessions(url, deadline, lambda: [_connect(token())] if rng.random() < 0.5 else [],
+                        frames)
+
+
+def socketio_events(url: str, rng: random.Random, deadline: float, token: Callable[[], str],
+                    task: str) -> int:
+    """An authenticated member that joins the honest room, then sends events whose JSON is
+    hostile: lone surrogates, deep nesting, huge numbers, oversize text, bad ack ids and binary
+    placeholders that point nowhere."""
+
+    def frames() -> list[str | bytes]:
         event = rng.choice(["send_message", "edit_message", "delete_message", "join_task",
                             "typing_start", "leave_task", "unknown\ud800"])
         value = rng.choice(HOSTILE_JSON)
-        frame = rng.choice([
+        return [rng.choice([
             _event(event, value),
             _event(event, f'{{"taskId":"{task}","message":{value}}}', ack=rng.randint(0, 2**40)),
             _event("send_message",
                    f'{{"taskId":"{task}","message":"hi","clientMessageId":{value}}}'),
             f'451-["send_message",{{"_placeholder":true,"num":{rng.randint(-1, 3)}}}]',
             f"43{rng.randint(0, 9)}[{value}]",
-        ])
-        try:
-            ws.send(frame.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
-            sent += 1
-        except (OSError, websocket.WebSocketException):
-            ws = None
-            continue
-        if sent % 8 == 0:
-            _drain(ws)
-        time.sleep(0.001)
-    if ws is not None:
-        ws.shutdown()  # no closing handshake: a hostile client just goes
-    return sent
+        ])]
+
+    return _on_sessions(url, deadline, lambda: _member(token(), task), frames)
+
+
+def _member(token: str, task: str) -> list[str]:
+    return [_connect(token), _event("join_task", f'"{task}"')]
 
 
 def _handshake(url: str) -> socket.socket | None:
@@ -306,39 +307,22 @@ def floods(url: str, rng: random.Random, deadline: float, token: Callable[[], st
            task: str) -> int:
     """A member sending valid events as fast as the socket takes them (the rate limit refuses
     most), and a storm of handshakes that are opened and dropped."""
-    sent = 0
-    ws = None
-    while time.monotonic() < deadline:
-        if ws is None or not ws.connected:
-            ws = _open_ws(url)
-            if ws is None:
-                time.sleep(0.05)
-                continue
-            with contextlib.suppress(OSError, websocket.WebSocketException):
-                ws.send(_connect(token()))
-                ws.send(_event("join_task", f'"{task}"'))
-        try:
-            for i in range(50):
-                ws.send(rng.choice([
-                    _event("send_message", f'{{"taskId":"{task}","message":"{"f" * 4000}"}}',
-                           ack=i),
-                    _event("typing_start", f'{{"taskId":"{task}"}}'),
-                    _event("typing_stop", f'{{"taskId":"{task}"}}'),
-                ]))
-                sent += 1
-        except (OSError, websocket.WebSocketException):
-            ws = None
-        if ws is not None:
-            _drain(ws)
+    dropped = 0
+
+    def frames() -> list[str | bytes]:
+        nonlocal dropped
         for _ in range(5):  # handshakes opened and dropped
             other = _open_ws(url)
             if other is not None:
                 other.shutdown()
-                sent += 1
-        time.sleep(0.01)
-    if ws is not None:
-        ws.shutdown()  # no closing handshake: a hostile client just goes
-    return sent
+                dropped += 1
+        return [rng.choice([
+            _event("send_message", f'{{"taskId":"{task}","message":"{"f" * 4000}"}}', ack=i),
+            _event("typing_start", f'{{"taskId":"{task}"}}'),
+            _event("typing_stop", f'{{"taskId":"{task}"}}'),
+        ]) for i in range(50)]
+
+    return _on_sessions(url, deadline, lambda: _member(token(), task), frames) + dropped
 
 
 def stalled_readers(url: str, _rng: random.Random, deadline: float, token: Callable[[], str],
@@ -350,8 +334,8 @@ def stalled_readers(url: str, _rng: random.Random, deadline: float, token: Calla
         if ws is None:
             continue
         with contextlib.suppress(OSError, websocket.WebSocketException):
-            ws.send(_connect(token()))
-            ws.send(_event("join_task", f'"{task}"'))
+            for frame in _member(token(), task):
+                ws.send(frame)
             ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # type: ignore[union-attr]
             socks.append(ws)
     while time.monotonic() < deadline:
