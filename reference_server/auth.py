@@ -83,7 +83,7 @@ class Verifier:
 
 
 def _check_claim_types(token: str) -> None:
-    """ISO-2: claims that are not what RFC 7519 says are AUTH_INVALID, checked before PyJWT's
+    """ISO-2, ISO-3: claims that are not what RFC 7519 says are AUTH_INVALID, checked before PyJWT's
     own checks, which read ``"exp": "9999999999"`` as a number (and ``true`` as 1), and pass
     text that is not valid Unicode on to the store. Every outcome here is AUTH_INVALID, as a
     bad signature is, so reading the claims before the signature is checked tells nothing."""

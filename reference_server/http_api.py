@@ -124,7 +124,7 @@ class HttpApi:
                 raise HttpError(PAYLOAD_TOO_LARGE, "the request body is too large")
             if name == "health":
                 problem = self.app.health_problem()
-                if problem is not None:  # ISO-3: say why writes are refused; 503 to probes
+                if problem is not None:  # D63: say why writes are refused; 503 to probes
                     return _json(503, {"error": {"code": ErrorCode.INTERNAL, "message": problem}})
                 return _json(200, {"status": "ok"})
             if name == "messages":

@@ -18,9 +18,10 @@ constraint it breaks, an I/O error on its pages) is rolled back alone and its ti
 failed; the rest of the batch commits. A failure that ends the whole transaction (SQLite rolls
 it back by itself on some I/O errors) restarts the batch without the ticket that caused it.
 
-The store also refuses to acknowledge onto a file that is gone (ISO-3): once per group commit it
-compares the path's inode with the one it opened, and when the file was deleted or replaced it
-fails every write from then on (reads keep using the open file) and says why in ``problem``.
+The store also refuses to acknowledge onto a file that is gone (D63): just before each group
+commit's COMMIT it compares the inodes of the file and its -wal with the ones it opened, and
+when one was deleted or replaced it rolls back and fails every write from then on (reads keep
+using the open file), and says why in ``problem``.
 """
 
 from __future__ import annotations

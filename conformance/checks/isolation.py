@@ -43,7 +43,7 @@ def hostile_neighbour(ctx: Ctx) -> None:
     same room and of another room send at the same instant: every honest send is acknowledged
     ok and arrives at every honest member of its room."""
     room_a = ctx.room("owner", "member")
-    room_b = ctx.room("member2", "admin")
+    room_b = ctx.room("member2", "admin") if ctx.has_control else ctx.other_room()
     attacker = ctx.join("owner", room_a, label="attacker")
     honest = [(ctx.join("member", room_a), room_a), (ctx.join("member2", room_b), room_b),
               (ctx.join("admin", room_b), room_b)]
