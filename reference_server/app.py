@@ -23,7 +23,7 @@ import trio
 from taskchat.reference_server.auth import AuthFailure, Verifier
 from taskchat.reference_server.chat import WRITE_TYPES, ChatRules, Effect, Emit, Reply
 from taskchat.reference_server.config import ServerConfig
-from taskchat.reference_server.store import Store
+from taskchat.reference_server.store import Store, write_failure_message
 from taskchat.schemas import ErrorCode
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class _Entry:
     ack: Ack | None
     done: bool = False
     released: trio.Event | None = field(default=None)
+    failure: BaseException | None = None  # why its writes were not kept, if they were not
 
 
 class ChatApp:
@@ -93,14 +94,24 @@ class ChatApp:
         )
         await self.execute(effects)
 
+    def health_problem(self) -> str | None:
+        """Why the server cannot do its job (for /healthz), or None when it can."""
+        return self.store.problem
+
     # ------------------------------------------------------------------ effects
 
-    async def execute(self, effects: list[Effect], ack: Ack | None = None) -> None:
-        """Submit the writes, then wait until the effects went out (after their commit)."""
+    async def execute(
+        self, effects: list[Effect], ack: Ack | None = None
+    ) -> BaseException | None:
+        """Submit the writes, then wait until the effects went out (after their commit).
+
+        Returns why the writes were not kept (nothing went out then), None when they were: a
+        caller without an ack (the HTTP API) must not answer success for a write that failed."""
         entry = self.enqueue(effects, ack)
         if not entry.done:
             entry.released = trio.Event()
             await entry.released.wait()
+        return entry.failure
 
     def enqueue(self, effects: list[Effect], ack: Ack | None = None) -> _Entry:
         writes = [e for e in effects if isinstance(e, WRITE_TYPES)]
@@ -126,10 +137,11 @@ class ChatApp:
     def _perform(self, entry: _Entry) -> None:
         server = self.server
         assert server is not None
-        if entry.ticket in self.store.failed:  # the commit failed: nothing happened
+        failure = entry.failure = self.store.failure(entry.ticket)
+        if failure is not None:  # this request's writes were not kept: nothing happened
             if entry.ack is not None:
-                message = "the server could not store this request"
-                entry.ack({"ok": False, "error": {"code": ErrorCode.INTERNAL, "message": message}})
+                entry.ack({"ok": False, "error": {"code": ErrorCode.INTERNAL,
+                                                  "message": write_failure_message(failure)}})
             return
         for e in entry.effects:
             if isinstance(e, Emit):

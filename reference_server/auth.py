@@ -8,13 +8,16 @@ token signed HS256 with the RSA public key as the secret, or HS512 with the righ
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jwt
 from taskchat.reference_server.chat.model import Identity
+from taskchat.reference_server.chat.validators import invalid_text
 from taskchat.schemas import ErrorCode
 
 _MAX_NAME = 256
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 class AuthFailure(Exception):
@@ -54,6 +57,7 @@ class Verifier:
         key = self._keys.get(alg) if isinstance(alg, str) else None
         if key is None:
             raise AuthFailure(ErrorCode.AUTH_INVALID, f"tokens signed with {alg!r} are not accepted")
+        _check_claim_types(token)
         try:
             claims = jwt.decode(
                 token,
@@ -76,6 +80,31 @@ class Verifier:
         """The CONNECT packet's ``auth``: ``{"token": ...}``; anything else has no token."""
         token = auth.get("token") if isinstance(auth, dict) else None
         return self.verify(token)
+
+
+def _check_claim_types(token: str) -> None:
+    """ISO-2, ISO-3: claims that are not what RFC 7519 says are AUTH_INVALID, checked before PyJWT's
+    own checks, which read ``"exp": "9999999999"`` as a number (and ``true`` as 1), and pass
+    text that is not valid Unicode on to the store. Every outcome here is AUTH_INVALID, as a
+    bad signature is, so reading the claims before the signature is checked tells nothing."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return  # not a JWT payload: the verifying decode says so
+    for name in _NUMERIC_DATES:
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise AuthFailure(
+                ErrorCode.AUTH_INVALID, f"the token's {name} must be a JSON number (NumericDate)"
+            )
+    bad = invalid_text(claims)
+    if bad is not None:
+        raise AuthFailure(
+            ErrorCode.AUTH_INVALID, f"the token's claim {bad[:100]} is not valid Unicode"
+        )
 
 
 def identity_from_claims(claims: dict[str, Any]) -> Identity:

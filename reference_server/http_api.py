@@ -16,12 +16,13 @@ import orjson
 import trio
 from taskchat.reference_server.auth import AuthFailure
 from taskchat.reference_server.chat import ChatError, Identity
-from taskchat.reference_server.store import HistoryError
+from taskchat.reference_server.store import HistoryError, write_failure_message
 from taskchat.schemas import ErrorCode
 from taskchat.schemas.validation import validate
 
 if TYPE_CHECKING:
     from taskchat.reference_server.app import ChatApp
+    from taskchat.reference_server.chat import Effect
 
 log = logging.getLogger("taskchat.http")
 
@@ -122,6 +123,9 @@ class HttpApi:
             if len(body) > _MAX_BODY:
                 raise HttpError(PAYLOAD_TOO_LARGE, "the request body is too large")
             if name == "health":
+                problem = self.app.health_problem()
+                if problem is not None:  # D63: say why writes are refused; 503 to probes
+                    return _json(503, {"error": {"code": ErrorCode.INTERNAL, "message": problem}})
                 return _json(200, {"status": "ok"})
             if name == "messages":
                 return await self._history(params[0], url.query, headers)
@@ -140,6 +144,12 @@ class HttpApi:
 
     # ------------------------------------------------------------------ admin
 
+    async def _execute(self, effects: list[Effect]) -> None:
+        """Run an admin change; a change whose writes were not kept is a 500, not a success."""
+        failure = await self.app.execute(effects)
+        if failure is not None:
+            raise HttpError(ErrorCode.INTERNAL, write_failure_message(failure))
+
     async def _admin(
         self, name: str, method: str, params: list[str], headers: list[tuple[bytes, bytes]],
         body: bytes,
@@ -150,7 +160,7 @@ class HttpApi:
         rules = self.app.rules
         now = self.app.clock()
         if name == "member" and method == "DELETE":
-            await self.app.execute(rules.remove_member(params[0], params[1], now))
+            await self._execute(rules.remove_member(params[0], params[1], now))
             return 204, [], b""
         schema = {
             "tasks": "http/create_task.request.json",
@@ -164,21 +174,21 @@ class HttpApi:
             if task_id is not None and task_id in rules.tasks:
                 raise HttpError(CONFLICT, f"task {task_id!r} exists")
             task, effects = rules.create_task(task_id, data["title"])
-            await self.app.execute(effects)
+            await self._execute(effects)
             return _json(201, {"taskId": task.task_id, "title": task.title})
         if name == "task":
             effects = rules.update_task(params[0], data, who.user_id, now)
-            await self.app.execute(effects)
+            await self._execute(effects)
             task = rules.tasks[params[0]]
             return _json(200, {**task.data, "taskId": task.task_id, "title": task.title})
         if name == "member":
             member, effects = rules.put_member(
                 params[0], params[1], data["role"], data.get("userName"), now
             )
-            await self.app.execute(effects)
+            await self._execute(effects)
             return _json(200, member.wire())
         effects = rules.notify(params[0], data["type"], data["message"], data.get("data"), now)
-        await self.app.execute(effects)
+        await self._execute(effects)
         return _json(202, {"taskId": params[0], "delivered": bool(effects)})
 
     # ------------------------------------------------------------------ history

@@ -11,11 +11,23 @@ Reads the chat rules make (a message by id, a clientMessageId) go through ``mess
 commit is still seen), then a small cache, then an indexed point query on a read-only connection.
 That query stays on the trio thread on purpose: in WAL mode a reader never waits for the writer,
 and a page-cache hit costs microseconds, less than a hop to a worker thread.
+
+One request's writes never fail another's (ISO-1): inside the group commit each ticket's writes
+run under their own SAVEPOINT, so a write the store cannot keep (a value it cannot encode, a
+constraint it breaks, an I/O error on its pages) is rolled back alone and its ticket marked
+failed; the rest of the batch commits. A failure that ends the whole transaction (SQLite rolls
+it back by itself on some I/O errors) restarts the batch without the ticket that caused it.
+
+The store also refuses to acknowledge onto a file that is gone (D63): just before each group
+commit's COMMIT it compares the inodes of the file and its -wal with the ones it opened, and
+when one was deleted or replaced it rolls back and fails every write from then on (reads keep
+using the open file), and says why in ``problem``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -75,6 +87,19 @@ class HistoryPage:
     has_more: bool
 
 
+class StoreUnavailable(Exception):
+    """The database file is no longer the one the server opened: nothing more is acknowledged."""
+
+
+class _Restart(Exception):
+    """A ticket's write ended the whole transaction: run the batch again without it."""
+
+    def __init__(self, ticket: int, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.ticket = ticket
+        self.cause = cause
+
+
 class _Conn:
     """One sqlite3 connection and the lock that serialises its users."""
 
@@ -93,14 +118,19 @@ class Store:
         # ":memory:" is private to its connection: there, one connection (and lock) does it all
         self._reader = first if memory else self._open(path, synchronous, readonly=True)
         self._history = first if memory else self._open(path, synchronous, readonly=True)
-        self._pending: list[Write] = []
+        self._pending: list[tuple[int, Sequence[Write]]] = []
         self._pending_ticket = 0  # the ticket of the newest submitted write
         self.committed = 0  # every ticket up to this one is on disk
         self._overlay: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (ticket, message)
         self._overlay_cid: dict[tuple[str, str, str], str] = {}
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._wakeup: Callable[[], None] | None = None
-        self.failed: set[int] = set()
+        self._failed: dict[int, BaseException] = {}  # ticket -> why its writes were not kept
+        self.problem: str | None = None  # set once the file is gone: no write is kept after it
+        # the inode of each file the store writes to; the -wal is learned when it first exists
+        self._identity: dict[str, tuple[int, int] | None] | None = (
+            None if memory else {path: _file_identity(path), path + "-wal": None}
+        )
 
     @staticmethod
     def _open(path: str, synchronous: str, *, readonly: bool = False) -> _Conn:
@@ -146,7 +176,7 @@ class Store:
                 self._cache.pop(m["id"], None)
                 if m.get("client_message_id") is not None:
                     self._overlay_cid[(m["task_id"], m["user_id"], m["client_message_id"])] = m["id"]
-        self._pending.extend(writes)
+        self._pending.append((ticket, writes))
         if self._wakeup is not None:
             self._wakeup()
         return ticket
@@ -157,33 +187,85 @@ class Store:
 
     def commit_pending(self) -> int:
         """Commit whatever is queued, on this thread (tests, shutdown); returns the ticket."""
-        writes, ticket = self._take()
-        if writes:
-            self._commit(writes)
-        self._committed(ticket)
+        batch, ticket = self._take()
+        failed: dict[int, BaseException] = {}
+        if batch:
+            try:
+                failed = self._commit(batch)
+            except Exception as exc:
+                failed = {t: exc for t, _w in batch}
+        self._committed(ticket, failed)
         return ticket
 
-    def _take(self) -> tuple[list[Write], int]:
-        writes, self._pending = self._pending, []
-        return writes, self._pending_ticket
+    def failure(self, ticket: int) -> BaseException | None:
+        """Why ticket's writes were not kept (None: they were); asked once, when answering."""
+        return self._failed.pop(ticket, None) if ticket else None
 
-    def _commit(self, writes: list[Write]) -> None:
+    def _take(self) -> tuple[list[tuple[int, Sequence[Write]]], int]:
+        batch, self._pending = self._pending, []
+        return batch, self._pending_ticket
+
+    def _commit(self, batch: list[tuple[int, Sequence[Write]]]) -> dict[int, BaseException]:
+        """One transaction for the batch, one SAVEPOINT per ticket; the tickets that failed.
+
+        Raises only when nothing was kept: the COMMIT failed, or the file is gone."""
+        failed: dict[int, BaseException] = {}
         with self._writer.lock:
             c = self._writer.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                for w in writes:
-                    _apply(c, w)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+            if self.problem is not None:  # known lost: not even a transaction
+                raise StoreUnavailable(self.problem)
+            while True:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    for ticket, writes in batch:
+                        if ticket not in failed:
+                            _apply_alone(c, ticket, writes, failed)
+                    # the file may have gone since the last commit: then roll back, so nothing
+                    # lands in a deleted inode that readers (still holding it) would show
+                    self._check_file()
+                    c.execute("COMMIT")
+                except _Restart as restart:
+                    failed[restart.ticket] = restart.cause
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    continue
+                except BaseException:
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    raise
+                return failed
 
-    def _committed(self, ticket: int, *, ok: bool = True) -> None:
+    def _check_file(self) -> None:
+        """Raise StoreUnavailable when the database file (or its -wal) is not the one the
+        store opened: two ``stat`` calls per group commit, made just before its COMMIT."""
+        if self._identity is None:
+            return
+        if self.problem is None:
+            self.problem = self._lost_file()
+            if self.problem is not None:
+                log.error("event=store_unavailable reason=%r", self.problem)
+        if self.problem is not None:
+            raise StoreUnavailable(self.problem)
+
+    def _lost_file(self) -> str | None:
+        assert self._identity is not None
+        for name, known in self._identity.items():
+            now = _file_identity(name)
+            if known is None:
+                self._identity[name] = now  # the -wal, seen for the first time
+            elif now != known:
+                what = "deleted" if now is None else "replaced by another file"
+                return (f"the database file {name} was {what} while the server ran;"
+                        " writes are no longer acknowledged")
+        return None
+
+    def _committed(self, ticket: int, failed: dict[int, BaseException] | None = None) -> None:
+        failed = failed or {}
+        self._failed.update(failed)
         self.committed = max(self.committed, ticket)
         for mid in [mid for mid, (t, _m) in self._overlay.items() if t <= ticket]:
-            _t, m = self._overlay.pop(mid)
-            if ok:  # a row that failed to commit must not be found later
+            t, m = self._overlay.pop(mid)
+            if t not in failed:  # a row that failed to commit must not be found later
                 self._remember(m)
             if m.get("client_message_id") is not None:
                 self._overlay_cid.pop((m["task_id"], m["user_id"], m["client_message_id"]), None)
@@ -215,22 +297,29 @@ class Store:
                 # wake-up submit now and share this commit, at no cost in latency
                 await trio.sleep(0)
                 wake = trio.Event()
-                writes, ticket = self._take()
-                if not writes:
+                batch, ticket = self._take()
+                if not batch:
                     self._committed(ticket)
                     on_commit()
                     continue
                 done = trio.Event()
 
-                def finish(result: outcome.Outcome[None], ticket: int = ticket,
-                           n: int = len(writes), done: trio.Event = done) -> None:
+                def finish(result: outcome.Outcome[dict[int, BaseException]], ticket: int = ticket,
+                           batch: list[tuple[int, Sequence[Write]]] = batch,
+                           done: trio.Event = done) -> None:
                     # runs inside trio's entry-queue task: it must not raise
                     try:
-                        ok = not isinstance(result, outcome.Error)
                         if isinstance(result, outcome.Error):
-                            log.error("commit of %d writes failed", n, exc_info=result.error)
-                            self.failed.update(range(self.committed + 1, ticket + 1))
-                        self._committed(ticket, ok=ok)
+                            if not isinstance(result.error, StoreUnavailable):
+                                log.error("commit of %d requests failed", len(batch),
+                                          exc_info=result.error)
+                            failed = {t: result.error for t, _w in batch}
+                        else:
+                            assert isinstance(result, outcome.Value)
+                            failed = result.value
+                            for t, exc in failed.items():
+                                log.error("event=write_failed ticket=%d error=%r", t, exc)
+                        self._committed(ticket, failed)
                         on_commit()
                     except Exception:  # pragma: no cover - on_commit catches its own
                         log.exception("after-commit step failed")
@@ -238,7 +327,7 @@ class Store:
                         done.set()
 
                 trio.lowlevel.start_thread_soon(
-                    lambda writes=writes: self._commit(writes),
+                    lambda batch=batch: self._commit(batch),
                     lambda result, finish=finish: token.run_sync_soon(finish, result),
                     name="taskchat commit",
                 )
@@ -326,6 +415,40 @@ class Store:
         for conn in {id(c): c for c in (self._writer, self._reader, self._history)}.values():
             with conn.lock:
                 conn.conn.close()
+
+
+def write_failure_message(failure: BaseException) -> str:
+    """What a client is told when its writes were not kept: the store's own reason when the
+    database is gone (D63), nothing of the internals otherwise."""
+    if isinstance(failure, StoreUnavailable):
+        return str(failure)
+    return "the server could not store this request"
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _apply_alone(c: sqlite3.Connection, ticket: int, writes: Sequence[Write],
+                 failed: dict[int, BaseException]) -> None:
+    """One request's writes under a SAVEPOINT: kept together, or rolled back together alone."""
+    c.execute("SAVEPOINT request")
+    try:
+        for w in writes:
+            _apply(c, w)
+    except Exception as exc:
+        if not c.in_transaction:  # SQLite ended the transaction: the batch must start over
+            raise _Restart(ticket, exc) from exc
+        try:
+            c.execute("ROLLBACK TO request")
+        except sqlite3.Error:
+            raise _Restart(ticket, exc) from exc
+        failed[ticket] = exc
+    c.execute("RELEASE request")
 
 
 def _apply(c: sqlite3.Connection, w: Write) -> None:

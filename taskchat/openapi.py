@@ -100,7 +100,12 @@ def build() -> dict[str, Any]:
                 "operationId": "health",
                 "summary": "Is the server accepting connections?",
                 "security": [],
-                "responses": {"200": _json_body("http/health.json", "It is.")},
+                "responses": {
+                    "200": _json_body("http/health.json", "It is."),
+                    "503": _json_body("http/error.json", "It cannot keep writes any more (its "
+                                      "database file is gone, ISO-3): `error.message` says why; "
+                                      "reads may still work."),
+                },
             }
         },
         "/api/tasks": {

@@ -45,7 +45,7 @@ from taskchat.reference_server.chat.model import (
     Task,
     iso,
 )
-from taskchat.reference_server.chat.validators import fast_accept, fast_validator
+from taskchat.reference_server.chat.validators import fast_accept, fast_validator, invalid_text
 from taskchat.schemas import ErrorCode, Event
 from taskchat.schemas.protocol import Direction, events
 from taskchat.schemas.validation import schema_for
@@ -182,6 +182,13 @@ class ChatRules:
             return self._refusal(
                 sid, event, None, ErrorCode.INVALID_PAYLOAD,
                 f"{event} takes exactly one argument, got {len(args)}",
+            )
+        bad = invalid_text(payload)
+        if bad is not None:  # ISO-2: what the store could not keep never reaches it
+            return self._refusal(
+                sid, event, task_id if invalid_text(task_id) is None else None,
+                ErrorCode.INVALID_PAYLOAD, f"{bad[:200]}: the text is not valid Unicode "
+                "(a lone UTF-16 surrogate)",
             )
         validator = self._validators[event]
         if not self._accept[event](payload) and not validator.is_valid(payload):

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urljoin
 
+import orjson
 from jsonschema import Draft202012Validator
 from taskchat.schemas.validation import FORMAT_CHECKER, load_schema, registry
 
@@ -146,3 +147,48 @@ def fast_accept(rel: str) -> Check | None:
     except RecursionError:
         return None
     return _leaf(flat) or _object(flat)
+
+
+# ---------------------------------------------------------------------- text the store can keep
+
+
+def invalid_text(value: object) -> str | None:
+    """The JSON path of the first string (key or value) that is not valid Unicode, or None.
+
+    JSON may spell a lone UTF-16 surrogate (``"\\ud800"``) and the server's parser keeps it, as a
+    JavaScript client may send one; no UTF-8 encoder can store it, so it is refused at the door
+    (ISO-2) rather than failing in the store. orjson refuses such strings while encoding at C
+    speed, so the common payload costs one ``dumps``; only a payload it refuses is walked (an
+    int over 64 bits or binary data also lands there, and is then found valid here)."""
+    try:
+        orjson.dumps(value)
+        return None
+    except TypeError:
+        pass
+    stack: list[tuple[str, object]] = [("$", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                return _printable(path)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                if isinstance(key, str) and not _encodable(key):
+                    return _printable(f"{path}.{key} (a property name)")
+                stack.append((f"{path}.{key}", item))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(node))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    """The path as it can go back in an error: a surrogate in a key shown as ``\\udXXX``."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -258,6 +258,28 @@ def contract_minimal() -> None:
     _wrap_events(edit)
 
 
+def iso_shared_batch() -> None:
+    """What the reference server did before issue 11: text that is not valid Unicode passes
+    the door, and a write that fails fails its whole group commit, every client in it."""
+    rules.invalid_text = lambda _value: None  # type: ignore[attr-defined]
+
+    def commit(self: store.Store, batch: list[tuple[int, Any]]) -> dict[int, BaseException]:
+        with self._writer.lock:
+            c = self._writer.conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for _ticket, writes in batch:
+                    for w in writes:
+                        store._apply(c, w)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return {}
+
+    store.Store._commit = commit  # type: ignore[method-assign]
+
+
 # fault -> the requirement the suite must then report broken
 FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "trans_no_max_payload": (trans_no_max_payload, "TRANS-1"),
@@ -275,6 +297,7 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "store_oldest_first": (store_oldest_first, "STORE-2"),
     "http_health_down": (http_health_down, "HTTP-1"),
     "err_unknown_event_invalid": (err_unknown_event_invalid, "ERR-5"),
+    "iso_shared_batch": (iso_shared_batch, "ISO-1"),
 }
 EXTRA_PATCHES: dict[str, Callable[[], None]] = {
     "slow_but_correct": slow_but_correct,

@@ -26,16 +26,22 @@ class Server:
     db: str
 
 
-def start(tmp: Path, db: str | None = None, *extra: str) -> Server:
+def start(tmp: Path, db: str | None = None, *extra: str, log: Path | None = None) -> Server:
+    """``log``: the server's stderr goes to that file instead of a pipe nobody reads while it
+    runs (a chatty server would block on a full pipe)."""
     ready = tmp / f"ready-{time.monotonic_ns()}.json"
     db = db or str(tmp / "chat.sqlite3")
     args = [*CLI, "serve", "--port", "0", "--ready-file", str(ready), "--db", db,
             "--jwt-secret", SECRET, "--log-level", "warning", *extra]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = log.open("wb") if log is not None else subprocess.PIPE
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr)
+    if log is not None:
+        stderr.close()  # type: ignore[union-attr]  # the child has its own copy
     deadline = time.monotonic() + 20
     while not ready.exists():
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            why = proc.stderr.read().decode() if proc.stderr else log.read_text()  # type: ignore[union-attr]
+            raise RuntimeError(f"server exited: {why}")
         if time.monotonic() > deadline:
             proc.kill()
             raise TimeoutError("the server did not become ready")
