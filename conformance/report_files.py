@@ -13,7 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from taskchat.conformance.results import FAIL, PASS, SKIP, WARN, CheckResult, Finding, RunResult
+from taskchat.conformance.results import (
+    DESELECTED,
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    CheckResult,
+    Finding,
+    RunResult,
+)
 from taskchat.schemas import Level, areas, requirement
 
 
@@ -47,6 +56,8 @@ def frames_text(frames: list[dict[str, Any]]) -> str:
 def check_text(c: CheckResult) -> str:
     """A check's findings and then its frames, once."""
     text = "\n\n".join(finding_text(f) for f in c.findings)
+    if c.replay:
+        text += f"\n\nrerun: {c.replay}"
     if c.frames:
         text += "\n\nframes sent and received:\n" + frames_text(c.frames)
     return text
@@ -101,7 +112,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
 h1{margin:0 0 .2em}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 7px;vertical-align:top;text-align:left}
 .pass{background:#d8f5d8}.fail{background:#f9c9c9}.warn{background:#fde9b0}.skip{background:#e6e6e6}
-.error{background:#f9c9c9}
+.error{background:#f9c9c9}.deselected{background:#fff;color:#888}
 .matrix td{min-width:4.5em;text-align:center}.matrix th.area{text-align:right}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px;white-space:pre-wrap}
 .summary span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:3px}
@@ -120,7 +131,7 @@ def html_report(run: RunResult) -> str:
            f"<h1>taskchat conformance — {_e(verdict)}</h1>",
            f"<p>Server <code>{_e(run.url)}</code>, started {_e(run.started)}, "
            f"{run.duration:.1f} s, {len(run.checks)} checks.</p><p class='summary'>"]
-    for status in (PASS, FAIL, WARN, SKIP):
+    for status in (PASS, FAIL, WARN, SKIP, DESELECTED):
         out.append(f"<span class='{status}'>{status}: {counts[status]}</span>")
     out.append("</p><h2>Requirement matrix</h2><table class='matrix'>")
     by_area: dict[str, list] = {}
@@ -136,7 +147,9 @@ def html_report(run: RunResult) -> str:
                "<th>requirement</th><th>checks</th></tr>")
     for r in run.requirements:
         out.append(f"<tr id='{r.id}'><td>{_e(r.id)}</td><td>{_e(r.level)}</td>"
-                   f"<td class='{r.status}'>{r.status}</td><td>{_e(r.text)}</td>"
+                   f"<td class='{r.status}'>{r.status}"
+                   + (f"<br><small>{_e(r.note)}</small>" if r.note else "")
+                   + f"</td><td>{_e(r.text)}</td>"
                    f"<td>{'<br>'.join(_e(c) for c in r.checks)}</td></tr>")
     out.append("</table><h2>Failures and warnings</h2>")
     failed = [c for c in run.checks if c.findings]
@@ -148,6 +161,8 @@ def html_report(run: RunResult) -> str:
         for f in c.findings:
             out.append(f"<p><b>{_e(f.requirement)}</b> — expected: {_e(f.expectation)}<br>"
                        f"observed: <code>{_e(f.observed)}</code></p>")
+        if c.replay:
+            out.append(f"<p>rerun: <code>{_e(c.replay)}</code></p>")
         if c.frames:
             out.append("<details open><summary>frames sent and received</summary>"
                        f"<pre>{_e(frames_text(c.frames))}</pre></details>")
