@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -100,9 +101,16 @@ def test_pytest_plugin_is_inert_without_options(tmp_path: Path) -> None:
 
 
 def test_pytest_plugin_fails_the_broken_check(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
     with faulty_server("http_health_down") as srv:
         done = _pytest_conformance("--server-url", srv.url, "--server-jwt-secret",
-                                   srv.jwt_secret, "-k", "http_api or rooms", cwd=tmp_path)
+                                   srv.jwt_secret, "-k", "http_api or rooms",
+                                   f"--junitxml={junit}", cwd=tmp_path)
     assert done.returncode == 1, done.stdout
     assert "1 failed" in done.stdout and "HTTP-1" in done.stdout
     assert "test_check[http_api.healthz]" in done.stdout
+    # the requirement ids ride along as JUnit properties, as in taskchat check's own JUnit
+    case = next(c for c in ET.parse(junit).getroot().iter("testcase")
+                if c.get("name") == "test_check[http_api.healthz]")
+    props = {(p.get("name"), p.get("value")) for p in case.iter("property")}
+    assert {("requirement", "HTTP-1"), ("level", "MUST"), ("status", "fail")} <= props
