@@ -38,7 +38,8 @@ class Polling:
     """One Engine.IO session over HTTP long-polling."""
 
     def __init__(self, ctx: Ctx, label: str = "polling", req: str = "TRANS-3") -> None:
-        self.ctx, self.label, self.req = ctx, label, req
+        self.ctx: Ctx = ctx
+        self.label, self.req = label, req
         self.http = requests.Session()
         self.sid: str | None = None
         self.open: dict[str, Any] = {}
@@ -118,7 +119,8 @@ class RawWebSocket:
 
     def __init__(self, ctx: Ctx, label: str = "ws", sid: str | None = None,
                  req: str = "TRANS-2") -> None:
-        self.ctx, self.label, self.req = ctx, label, req
+        self.ctx: Ctx = ctx
+        self.label, self.req = label, req
         self.ws = websocket.WebSocket(skip_utf8_validation=True)
         self.closed = False
         ctx.closers.append(self.close)

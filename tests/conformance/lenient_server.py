@@ -20,8 +20,6 @@ import logging
 import re
 import socket
 import struct
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,8 +29,9 @@ from urllib.parse import parse_qs, unquote
 
 import jwt
 import socketio
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tests.client.client_sio_server import read_body, serve_asgi
 
 MAX_PAYLOAD = 1_000_000
 TYPING_TIMEOUT = 5.0
@@ -84,7 +83,7 @@ class Sock:
     rooms: set[str] = field(default_factory=set)
 
 
-def _has_bytes(value: Any) -> bool:
+def _has_bytes(value: Any) -> bool:  # the suite's own is not imported: this server is separate
     if isinstance(value, bytes | bytearray):
         return True
     if isinstance(value, dict):
@@ -402,12 +401,7 @@ class LenientServer:
     async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         parts = [unquote(p) for p in scope["raw_path"].decode().split("?")[0].split("/") if p]
         query = parse_qs(scope.get("query_string", b"").decode())
@@ -536,26 +530,7 @@ class LenientServer:
 @contextmanager
 def lenient_server(secret: str) -> Iterator[str]:
     """The server on 127.0.0.1:<ephemeral> in a thread; yields its URL."""
-    server_app = LenientServer(secret)
-    app = socketio.ASGIApp(server_app.sio, other_asgi_app=server_app.http)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, http=ResettingH11, ws="wsproto", log_level="critical",
-                            lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                              daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the lenient server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
+    server = LenientServer(secret)
+    app = socketio.ASGIApp(server.sio, other_asgi_app=server.http)
+    with serve_asgi(app, http=ResettingH11, log_level="critical") as url:
+        yield url
