@@ -63,7 +63,7 @@ def preflight(target: Target) -> ControlAdapter | NoControl:
         control = load_adapter(target.adapter, target)
         if not isinstance(control, NoControl):
             control.create_task("conformance preflight", f"cf-{target.run_id}-preflight")
-    except ControlError as exc:
+    except (ControlError, ValueError, requests.RequestException) as exc:  # ValueError: not JSON
         raise RunError(
             f"the control adapter {target.adapter!r} failed: {exc} (adapter = 'none' skips "
             "the checks that need one)"
