@@ -54,8 +54,8 @@ def summary(run: RunResult, stream: TextIO | None = None) -> None:
             rerun = next((replays[f.check] for f in r.findings if f.check in replays), None)
             if rerun:
                 print(f"     rerun: {rerun}", file=stream)
-        elif r.status == SKIP and r.note.startswith("not reached"):
-            print(f"skip {r.id} ({r.level}): {r.note}", file=stream)
+        elif r.status == SKIP:  # why it was not judged, and (for a missing means) the fix
+            print(f"skip {r.id} ({r.level}): {r.note or 'not run'}", file=stream)
     print(f"\nrequirements: {counts[PASS]} pass, {counts[FAIL]} fail, {counts[WARN]} warn "
           f"(SHOULD), {counts[SKIP]} skip, {counts[DESELECTED]} deselected; {len(run.checks)} "
           f"checks in {run.duration:.1f}s (seed {run.settings.get('seed')})", file=stream)
