@@ -5,7 +5,7 @@ with the reference server: it does what the contract requires and nothing strict
 unknown properties, reads ``null`` as absent, sets no limit the contract does not (attachment
 names and URLs of any length, URLs with spaces, clientMessageIds of any length), sends
 contract-minimal error events (no ``event``/``taskId``), clamps history's ``limit``, has no
-rate limit, answers malformed packets the way python-socketio does (the session stays open),
+rate limit, answers a malformed packet with an `error` event and keeps the session open,
 refuses an unknown namespace in python-socketio's words, and resets the TCP connection of a
 polling POST over maxPayload. So the suite must pass it on every MUST and warn on the SHOULDs.
 Test code only.
@@ -48,6 +48,20 @@ class Refused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+
+
+class AnsweringServer(socketio.AsyncServer):
+    """Answers a malformed Socket.IO packet with an ``error`` event and keeps the session, where
+    socket.io's server closes it: the contract needs only the other sessions to go on."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as exc:  # a packet that does not decode, or of an unknown type
+            sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+            if sid is not None:
+                await self.emit("error", {"message": f"malformed packet: {exc}",
+                                          "code": "INVALID_PAYLOAD"}, to=sid)
 
 
 class ResettingH11(H11Protocol):
@@ -147,7 +161,7 @@ class LenientServer:
         self.secret = secret
         quiet = logging.getLogger("lenient_server")  # the bad input it is sent is on purpose
         quiet.setLevel(logging.CRITICAL)
-        self.sio = socketio.AsyncServer(async_mode="asgi", async_handlers=False,
+        self.sio = AnsweringServer(async_mode="asgi", async_handlers=False,
                                         max_http_buffer_size=MAX_PAYLOAD, logger=quiet,
                                         engineio_logger=quiet)
         self.tasks: dict[str, Task] = {}
