@@ -67,13 +67,21 @@ def test_unknown_area_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown area" in capsys.readouterr().err
 
 
-def test_broken_must_is_exit_1_and_reports_are_written(tmp_path: Path) -> None:
+def test_broken_must_is_exit_1_and_reports_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with faulty_server("http_health_down") as srv:
-        code = main(["check", "--url", srv.url, "--jwt-secret", srv.jwt_secret,
-                     "--requirement", "HTTP-1", "--report-dir", str(tmp_path)])
+        monkeypatch.setenv("TASKCHAT_JWT_SECRET", srv.jwt_secret)  # the secret from the env
+        code = main(["check", "--url", srv.url, "--requirement", "HTTP-1", "--seed", "4711",
+                     "-x", "--report-dir", str(tmp_path)])
     assert code == 1
+    out = capsys.readouterr().out
+    # the failure says how to replay it: same target, same seed, the secret by reference
+    assert (f'rerun: taskchat check --url {srv.url} --jwt-secret "$TASKCHAT_JWT_SECRET" '
+            "--requirement HTTP-1 --seed 4711") in out
+    assert srv.jwt_secret not in out
     html = (tmp_path / "report.html").read_text()
-    assert "HTTP-1" in html and "GET /healthz: 200" in html
+    assert "HTTP-1" in html and "GET /healthz: 200" in html and "--seed 4711" in html
     assert (tmp_path / "junit.xml").read_text().count("<failure") == 1
 
 
