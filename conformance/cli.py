@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "holds, 1 a MUST fails, 2 the run could not happen.",
     )
     p.add_argument("--url", help="the server, e.g. http://127.0.0.1:9553")
-    p.add_argument("--jwt-secret", help="the server's HS256 secret (tokens are minted)")
+    p.add_argument("--jwt-secret", help="the server's HS256 secret (tokens are minted); "
+                   "default: the environment variable TASKCHAT_JWT_SECRET")
     p.add_argument("--config", type=Path, help="TOML config (see conformance/README.md)")
     p.add_argument("--only", action="append", default=[], metavar="AREA",
                    help="run only this area (TRANS, AUTH, ...); repeatable")
@@ -32,6 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--report-dir", type=Path,
                    help="where the reports go (default reports/conformance-<timestamp>/)")
     p.add_argument("--workers", type=int, default=6, help="checks run at once (default 6)")
+    p.add_argument("--seed", type=int, help="the seed of everything drawn at random "
+                   "(generated payloads, random sessions); printed by every run, so a failure "
+                   "can be replayed (default: a fresh one)")
+    p.add_argument("-x", "--exitfirst", action="store_true",
+                   help="stop at the first failing check; the checks not started say so")
+    p.add_argument("--node-modules", type=Path, metavar="DIR",
+                   help="a node_modules directory holding socket.io-client 4.x (default: "
+                   "TASKCHAT_NODE_MODULES, then the checkout's tests/node/node_modules)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why checks are skipped")
     p.set_defaults(func=run)
 
@@ -50,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
             report_dir=args.report_dir,
             workers=args.workers,
             verbose=args.verbose,
+            seed=args.seed,
+            exitfirst=args.exitfirst,
+            node_modules=args.node_modules,
         )
     except CannotRun as exc:
         print(f"taskchat check: could not run: {exc}", file=sys.stderr)

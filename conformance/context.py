@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import requests
-from taskchat.conformance.observer import ack_violations, connect_violations, event_violations
+from taskchat.conformance.observer import (
+    ack_violations,
+    connect_violations,
+    event_violations,
+    requirement_for,
+)
 from taskchat.conformance.registry import Check
 from taskchat.conformance.results import Finding
 from taskchat.schemas import ErrorCode, Event
@@ -87,8 +92,9 @@ class Client:
             self.wait(Event.ERROR, lambda p: p.get("code") == ErrorCode.RATE_LIMITED, req="ERR-1")
             time.sleep(min(1.0, self._rate_window() / 5))  # no event tells when the window ends
             ack = self._call(event, args, req)
-        for violation in ack_violations(event, ack):
-            self.ctx.finding("DATA-1", f"the {event} ack validates against its schema",
+        for level, violation in ack_violations(event, ack):
+            self.ctx.finding(requirement_for(level, "DATA-1"),
+                             f"the {event} ack validates against its schema ({level})",
                              f"{violation} in {short(ack)}")
         return ack[0] if len(ack) == 1 else ack
 
@@ -113,6 +119,7 @@ class Client:
         if not (isinstance(ack, dict) and ack.get("ok") is True):
             self.ctx.fail(req, f"{event} {short(args, 200)} is acknowledged ok: true",
                           f"ack {short(ack)}")
+        self.ctx.observe()
         return ack
 
     def refused(self, event: str, *args: Any, code: str, req: str) -> Payload:
@@ -124,6 +131,7 @@ class Client:
                           f"ack {short(ack)}")
         self.wait(Event.ERROR, lambda p: p.get("code") == code, req="ERR-1",
                   what=f"an error event with code {code} for {event}")
+        self.ctx.observe()
         return ack
 
     def send(self, task_id: str, text: str, *, req: str = "MSG-1", **extra: Any) -> Payload:
@@ -161,6 +169,7 @@ class Client:
             self.ctx.fail(req, f"{self.label} receives {what or event}",
                           f"nothing within {limit:g}s; {self.label} received: "
                           f"{short(self.names(), 300)}")
+        self.ctx.observe()
         return args[0] if args else {}
 
     def got(self, event: str, predicate: Predicate | None = None) -> list[Payload]:
@@ -209,6 +218,9 @@ class Ctx:
         self.raw_frames: list[dict[str, Any]] = []
         self.closers: list[Callable[[], None]] = []
         self.notes: list[str] = []
+        # expectations evaluated and answers seen: a check that ends with none did not check
+        # anything, and is a skip, never a pass (D27)
+        self.observations = 0
         self._users: dict[str, User] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -222,8 +234,14 @@ class Ctx:
             self.findings.append(f)
         return f
 
+    def observe(self) -> None:
+        """Something was checked (an expectation held, an awaited answer came)."""
+        with self._lock:
+            self.observations += 1
+
     def expect(self, cond: bool, req: str, expectation: str, observed: Any = "") -> bool:
         """A soft expectation: recorded when false, and the check goes on."""
+        self.observe()
         if not cond:
             self.finding(req, expectation, observed if isinstance(observed, str) else short(observed))
         return cond
@@ -303,9 +321,10 @@ class Ctx:
 
     def _on_event(self, label: str) -> Callable[[str, list[Any], float], None]:
         def observe(event: str, args: list[Any], _t: float) -> None:
-            for violation in event_violations(event, args):
-                self.finding("DATA-1", f"the {event} event {label} received validates "
-                             "against its schema", f"{violation} in {short(args)}")
+            for level, violation in event_violations(event, args):
+                self.finding(requirement_for(level, "DATA-1"), f"the {event} event {label} "
+                             f"received validates against its schema ({level})",
+                             f"{violation} in {short(args)}")
         return observe
 
     def new_connection(self, auth: dict[str, Any] | None, label: str) -> Connection:
@@ -325,6 +344,7 @@ class Ctx:
             self.fail(req, f"{label} ({user.role}, a valid token) is accepted", exc.payload)
         except ClientError as exc:
             self.fail(req, f"{label} connects", str(exc))
+        self.observe()
         return client
 
     def join(self, who: str | User, task_id: str, *, label: str | None = None) -> Client:
@@ -340,8 +360,9 @@ class Ctx:
         try:
             conn.connect()
         except ConnectRefused as exc:
-            for violation in connect_violations("refused", exc.payload):
-                self.finding("AUTH-10", "CONNECT_ERROR validates against connect/connect_error.json",
+            for level, violation in connect_violations("refused", exc.payload):
+                self.finding(requirement_for(level, "AUTH-10"), "CONNECT_ERROR validates "
+                             f"against connect/connect_error.json ({level})",
                              f"{violation} in {short(exc.payload)}")
             self.expect(exc.code == code, req, f"{what} is refused with {code}",
                         f"CONNECT_ERROR {short(exc.payload)}")

@@ -6,6 +6,11 @@ from a valid payload and, for each constraint met on the way, produce a value th
 one constraint; then a seeded random phase mutates the valid payload at random places. Every
 candidate is validated with jsonschema and kept only if it is really invalid, so a server that
 refuses it is right to.
+
+Each negative carries its level, read from the schema (D24): MUST when it breaks the schema's
+MUST-only reading (the contract forbids it), SHOULD when it breaks only constraints marked
+``x-level: SHOULD`` (a closed object, a length the contract does not set, ``null`` for an
+optional field). A server must refuse the first kind and should refuse the second.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from taskchat.schemas import Level
+from taskchat.schemas.levels import must_validator_for
 from taskchat.schemas.validation import SchemaResolver as Resolver
 from taskchat.schemas.validation import load_schema, registry, schema_for, validator_for
 
 Path = tuple[str | int, ...]
+UNKNOWN_PROPERTY = "unexpectedProperty"  # the name a negative gives the property it adds
 
 _WRONG_TYPES: dict[str, list[Any]] = {
     "object": ["an object was expected", [], None],
@@ -43,6 +51,7 @@ _JUNK: list[Any] = [None, True, False, 0, -1, 1.5, "", " ", "x" * 129, [], {}, {
 class Negative:
     description: str
     payload: Any
+    level: Level = Level.MUST
 
 
 def _resolve(schema: dict[str, Any], resolver: Resolver) -> tuple[dict[str, Any], Resolver]:
@@ -123,7 +132,7 @@ def _walk(schema: dict[str, Any], resolver: Resolver, value: Any, path: Path,
                                _delete(base, (*path, key)))
         if schema.get("additionalProperties") is False or schema.get("unevaluatedProperties") is False:
             yield Negative(f"{where}: unknown property added",
-                           _set(base, (*path, "unexpectedProperty"), 1))
+                           _set(base, (*path, UNKNOWN_PROPERTY), 1))
         for key, sub in schema.get("properties", {}).items():
             if key in value:
                 yield from _walk(sub, resolver, value[key], (*path, key), base)
@@ -143,6 +152,13 @@ def _is_invalid(rel: str, payload: Any) -> bool:
     if _has_bytes(payload):
         return True  # D4: binary data fails every event's schema
     return not validator_for(rel).is_valid(payload)
+
+
+def level_of(rel: str, payload: Any) -> Level:
+    """MUST if the contract forbids the payload, SHOULD if only the project's schema does."""
+    if _has_bytes(payload) or not must_validator_for(rel).is_valid(payload):
+        return Level.MUST
+    return Level.SHOULD
 
 
 def _has_bytes(value: Any) -> bool:
@@ -174,7 +190,7 @@ def negatives(event: str, valid: Any, *, seed: int = 20261125, budget: float = 0
         key = repr(n.payload)
         if key not in seen and _is_invalid(rel, n.payload):
             seen.add(key)
-            out.append(n)
+            out.append(Negative(n.description, n.payload, level_of(rel, n.payload)))
 
     for n in _walk(schema, resolver, valid, (), valid):
         keep(n)

@@ -18,3 +18,5 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "('embedded' starts the reference server)")
     group.addoption("--server-jwt-secret", default=None, help="the server's HS256 secret")
     group.addoption("--server-config", default=None, help="conformance TOML config file")
+    group.addoption("--server-seed", default=None, type=int,
+                    help="the seed of what the checks draw at random (as taskchat check --seed)")

@@ -37,12 +37,18 @@ CHECK_MODULES: tuple[str, ...] = (
 
 # What a check may need from the target; without it the check is skipped, and says why.
 NEEDS: dict[str, str] = {
-    "control": "the target has no control adapter (adapter = 'none')",
-    "secret": "minting tokens needs the server's JWT secret (--jwt-secret or jwt_secret)",
-    "restart": "no restart command in the config (restart_command)",
-    "http": "the target offers no HTTP API (http_api = false)",
-    "rs256": "no RS256 private key in the config (rs256_private_key)",
-    "admin_api": "the admin API checks need adapter = 'admin-api'",
+    "control": "the target has no control adapter (adapter = 'none'): set adapter = "
+               "'admin-api' (with tokens.admin_api) or 'pkg.module:Class' in the --config file",
+    "secret": "minting tokens needs the server's JWT secret: pass --jwt-secret, set "
+              "TASKCHAT_JWT_SECRET, or jwt_secret in the --config file",
+    "restart": "no way to restart the server: set restart_command = \"<shell command>\" in the "
+               "--config file",
+    "http": "the target offers no HTTP API (http_api = false in the config): set http_api = "
+            "true if it serves CONTRACT §9's endpoints",
+    "rs256": "no RS256 private key: set rs256_private_key = \"key.pem\" in the --config file "
+             "(the server must hold its public key)",
+    "admin_api": "the admin API checks need the HTTP admin API: set adapter = 'admin-api' in "
+                 "the --config file",
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from taskchat.conformance.results import (
+    DESELECTED,
     ERROR,
     FAIL,
     PASS,
@@ -92,6 +93,8 @@ def frames_text(frames: list[dict[str, Any]]) -> str:
 def check_text(c: CheckResult) -> str:
     """A check's findings and then its frames, once."""
     text = "\n\n".join(finding_text(f) for f in c.findings)
+    if c.replay:
+        text += f"\n\nrerun: {c.replay}"
     if c.frames:
         text += "\n\nframes sent and received:\n" + frames_text(c.frames)
     return text
@@ -149,7 +152,7 @@ h3{margin:1.2em 0 .3em;padding:.2em .5em;border-radius:3px}
 table{border-collapse:collapse;margin:.6em 0}
 td,th{border:1px solid #ccc;padding:3px 7px;vertical-align:top;text-align:left}
 .pass{background:#d8f5d8}.fail{background:#f9c9c9}.warn{background:#fde9b0}.skip{background:#e6e6e6}
-.error{background:#f9c9c9}
+.error{background:#f9c9c9}.deselected{background:#fff;color:#888}
 .verdict-pass{color:#176f2c}.verdict-fail{color:#b00020}
 .matrix td{min-width:4.5em;text-align:center;font-size:12px}.matrix th.area{text-align:right}
 .matrix a{color:inherit;font-weight:600}
@@ -211,7 +214,7 @@ def html_report(run: RunResult) -> str:
            f"{_e(verdict)} — {_e(run.url)}</title><style>{_CSS}</style></head><body>",
            f"<h1 class='verdict-{'fail' if run.must_failed else 'pass'}'>taskchat conformance — "
            f"{_e(verdict)}</h1>", _facts(run), "<p class='summary'>"]
-    for status in (PASS, FAIL, WARN, SKIP):
+    for status in (PASS, FAIL, WARN, SKIP, DESELECTED):
         out.append(f"<span class='{status}'>{status}: {counts[status]}</span>")
     out.append("<small>requirements</small></p>")
     broken = [r for r in run.requirements if r.status in (FAIL, WARN)]
@@ -242,6 +245,8 @@ def html_report(run: RunResult) -> str:
             out.append(f"<div class='finding'><b><a href='#{_e(f.requirement)}'>"
                        f"{_e(f.requirement)}</a></b> — expected: {md(f.expectation)}<br>"
                        f"observed: <code class='observed'>{_e(f.observed)}</code></div>")
+        if c.replay:
+            out.append(f"<p>rerun: <code>{_e(c.replay)}</code></p>")
         if c.frames:
             runs = collapse(c.frames)
             shown = f"{len(c.frames)} frames" + (
@@ -253,7 +258,9 @@ def html_report(run: RunResult) -> str:
                "<th>requirement</th><th>checks</th></tr>")
     for r in run.requirements:
         out.append(f"<tr id='{r.id}'><td>{_e(r.id)}</td><td>{_e(r.level)}</td>"
-                   f"<td class='{r.status}'>{r.status}</td><td>{md(r.text)}</td>"
+                   f"<td class='{r.status}'>{r.status}"
+                   + (f"<br><small>{_e(r.note)}</small>" if r.note else "")
+                   + f"</td><td>{md(r.text)}</td>"
                    f"<td>{'<br>'.join(_e(c) for c in r.checks)}</td></tr>")
     out.append("</table><h2>Checks</h2><table><tr><th>check</th><th>requirements</th>"
                "<th>status</th><th>time</th><th>note</th></tr>")

@@ -8,6 +8,8 @@ from typing import Any
 from taskchat.schemas import REQUIREMENTS, Level
 
 PASS, FAIL, WARN, SKIP, ERROR = "pass", "fail", "warn", "skip", "error"
+# a requirement left out by --only / --requirement / --level: not run on purpose, not skipped
+DESELECTED = "deselected"
 
 
 @dataclass
@@ -32,11 +34,16 @@ class CheckResult:
     duration: float = 0.0
     findings: list[Finding] = field(default_factory=list)
     skip_reason: str | None = None
-    # requirements the check did not reach because it stopped at an earlier failure
+    # requirements the check did not reach because it stopped at an earlier failure ...
     unreached: list[str] = field(default_factory=list)
+    # ... of this requirement
+    stopped_at: str | None = None
     # the frames its sockets sent and received (kept when it found something)
     frames: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    observations: int = 0
+    # the command that reruns just this check's requirement against the same target
+    replay: str | None = None
 
 
 @dataclass
@@ -45,9 +52,11 @@ class RequirementResult:
     area: str
     level: str
     text: str
-    status: str  # pass, fail (MUST), warn (SHOULD), skip
+    status: str  # pass, fail (MUST), warn (SHOULD), skip, deselected
     checks: list[str]
     findings: list[Finding]
+    # why it was not judged: the skip reason, or the requirement whose failure stopped it
+    note: str = ""
 
 
 @dataclass
@@ -64,7 +73,7 @@ class RunResult:
         return any(r.status == FAIL for r in self.requirements)
 
     def counts(self) -> dict[str, int]:
-        out = {PASS: 0, FAIL: 0, WARN: 0, SKIP: 0}
+        out = {PASS: 0, FAIL: 0, WARN: 0, SKIP: 0, DESELECTED: 0}
         for r in self.requirements:
             out[r.status] += 1
         return out
@@ -88,6 +97,12 @@ def summarize(checks: list[CheckResult]) -> list[RequirementResult]:
     out = []
     for rid, req in REQUIREMENTS.items():
         ran = by_req.get(rid, [])
+        if not ran:
+            out.append(RequirementResult(id=rid, area=req.area, level=str(req.level),
+                                         text=req.text, status=DESELECTED, checks=[],
+                                         findings=[], note="not selected for this run"))
+            continue
+        note = ""
         findings = [f for c in ran for f in c.findings if f.requirement == rid]
         errored = [c for c in ran if c.status == ERROR and rid in c.requirements]
         if findings or errored:
@@ -105,6 +120,7 @@ def summarize(checks: list[CheckResult]) -> list[RequirementResult]:
             status = PASS
         else:
             status = SKIP
+            note = _why_not_judged(rid, ran)
         out.append(
             RequirementResult(
                 id=rid,
@@ -114,6 +130,17 @@ def summarize(checks: list[CheckResult]) -> list[RequirementResult]:
                 status=status,
                 checks=sorted({c.name for c in ran}),
                 findings=findings,
+                note=note,
             )
         )
     return out
+
+
+def _why_not_judged(rid: str, ran: list[CheckResult]) -> str:
+    """The reason a requirement is skip: an earlier failure that stopped its check, or the
+    checks' own skip reasons."""
+    for c in ran:
+        if rid in c.unreached and c.stopped_at:
+            return f"not reached: {c.name} stopped when {c.stopped_at} failed first"
+    reasons = sorted({c.skip_reason for c in ran if c.status == SKIP and c.skip_reason})
+    return "; ".join(reasons)

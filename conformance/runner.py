@@ -7,6 +7,7 @@ Exclusive checks (a server restart, a rate limit) always run alone, after the ot
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -62,7 +63,7 @@ def preflight(target: Target) -> ControlAdapter | NoControl:
         control = load_adapter(target.adapter, target)
         if not isinstance(control, NoControl):
             control.create_task("conformance preflight", f"cf-{target.run_id}-preflight")
-    except ControlError as exc:
+    except (ControlError, ValueError, requests.RequestException) as exc:  # ValueError: not JSON
         raise RunError(
             f"the control adapter {target.adapter!r} failed: {exc} (adapter = 'none' skips "
             "the checks that need one)"
@@ -111,29 +112,46 @@ def _result(check: Check, status: str, **kw: object) -> CheckResult:
     )
 
 
+NO_OBSERVATION = ("the check recorded no observation: nothing was checked, so nothing "
+                  "passed (D27)")
+
+
+def summarise_exception(exc: BaseException, frames: int = 4) -> str:
+    """What went wrong and where, in a few lines: the innermost frames of the traceback."""
+    stack = traceback.extract_tb(exc.__traceback__)[-frames:]
+    where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in stack)
+    return f"{type(exc).__name__}: {exc} (at {where})"
+
+
 def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -> CheckResult:
     reason = missing_needs(check, target, control)
     if reason:
         return _result(check, SKIP, skip_reason=reason)
     ctx = Ctx(target, control, check)
     start = time.monotonic()
-    status, skip_reason, unreached = PASS, None, []
+    status, skip_reason, unreached, stopped_at = PASS, None, [], None
     try:
         check.func(ctx)
     except CheckFailed as exc:
         ctx.findings.append(exc.finding)
         status = FAIL
+        stopped_at = exc.finding.requirement
         unreached = [r for r in check.requirements if r != exc.finding.requirement]
     except (SkipCheck, ControlUnavailable) as exc:
         status, skip_reason = SKIP, str(exc)
     except ControlError as exc:
         status = ERROR
-        ctx.findings.append(Finding("*", "the control adapter acts", str(exc)))
-    except Exception:  # a check must never take the run down; the traceback goes in the report
+        ctx.findings.append(Finding("*", "the control adapter acts", str(exc),
+                                    t=round(time.monotonic() - ctx.t0, 4)))
+    except Exception as exc:  # a check must never take the run down: a finding, with frames
         status = ERROR
-        ctx.findings.append(Finding("*", "the check runs to its end", traceback.format_exc()))
+        ctx.findings.append(Finding("*", "the check runs to its end", summarise_exception(exc),
+                                    t=round(time.monotonic() - ctx.t0, 4)))
     finally:
-        ctx.close()
+        try:
+            ctx.close()
+        except Exception as exc:  # closing sockets the server already dropped
+            ctx.note(f"closing the check's connections failed: {summarise_exception(exc)}")
     for client in ctx.clients:
         for ack_id, count in sorted(client.conn.ack_counts.items()):
             if count > 1:
@@ -141,6 +159,8 @@ def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -
                             f"{client.label} received {count} ACK packets for it")
     if status == PASS and ctx.findings:
         status = FAIL
+    if status == PASS and ctx.observations == 0:
+        status, skip_reason = SKIP, NO_OBSERVATION
     if status == FAIL and all(f.requirement in REQUIREMENTS
                               and requirement(f.requirement).level == Level.SHOULD
                               for f in ctx.findings):
@@ -153,7 +173,17 @@ def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -
     unreached = [r for r in unreached if not any(f.requirement == r for f in ctx.findings)]
     return _result(check, status, duration=round(time.monotonic() - start, 3),
                    findings=ctx.findings, skip_reason=skip_reason, unreached=unreached,
-                   frames=frames, notes=ctx.notes)
+                   stopped_at=stopped_at if unreached else None, frames=frames,
+                   notes=ctx.notes, observations=ctx.observations)
+
+
+def run_guarded(check: Check, target: Target, control: ControlAdapter | NoControl) -> CheckResult:
+    """run_one, and whatever escapes it (a bug of the suite's own) becomes an error result."""
+    try:
+        return run_one(check, target, control)
+    except Exception as exc:
+        return _result(check, ERROR, findings=[Finding("*", "the check runs to its end",
+                                                       summarise_exception(exc), check.name)])
 
 
 def run_checks(
@@ -162,7 +192,11 @@ def run_checks(
     *,
     workers: int = 6,
     progress: Progress | None = None,
+    exitfirst: bool = False,
+    replay: Callable[[CheckResult], str] | None = None,
 ) -> RunResult:
+    """Run ``checks``; with ``exitfirst`` the checks not yet started when one fails (a MUST
+    finding, or an error) are not run, and say so."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
     control = preflight(target)
@@ -174,9 +208,20 @@ def run_checks(
     # the slowest first, so they overlap the rest instead of trailing at the end
     concurrent.sort(key=lambda c: (not c.name.endswith("_slow"), c.name))
     results: list[CheckResult] = []
+    stop = threading.Event()
+    first_failure: list[str] = []
 
     def one(check: Check) -> CheckResult:
-        result = run_one(check, target, control)
+        if stop.is_set():
+            result = _result(check, SKIP, skip_reason=f"not run: --exitfirst stopped the run "
+                             f"after {first_failure[0]} failed")
+        else:
+            result = run_guarded(check, target, control)
+            if exitfirst and result.status in (FAIL, ERROR) and not stop.is_set():
+                first_failure.append(check.name)
+                stop.set()
+        if replay is not None and result.findings:
+            result.replay = replay(result)
         if progress is not None:
             progress(result)
         return result
@@ -199,6 +244,7 @@ def run_checks(
             "concurrent": isolated and workers > 1,
             "timeouts": vars(target.timeouts),
             "restart": target.restart_command is not None or target.restart_hook is not None,
+            "seed": target.seed,
         },
     )
     run.requirements = summarize(results)

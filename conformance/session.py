@@ -6,27 +6,54 @@ Shared by the command line and the pytest plugin, so both judge a server the sam
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import shlex
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from jwt.warnings import InsecureKeyLengthWarning
 from taskchat.conformance.registry import all_checks, select
 from taskchat.conformance.report_files import default_dir, write_all
-from taskchat.conformance.results import RunResult
+from taskchat.conformance.results import CheckResult, RunResult
 from taskchat.conformance.runner import RunError, run_checks
 from taskchat.conformance.terminal import Progress, summary
 from taskchat.schemas import REQUIREMENTS, areas
 
 from taskchat.client.config import ConfigError, Target, load_target
 
+SECRET_ENV = "TASKCHAT_JWT_SECRET"
+
 
 class CannotRun(RuntimeError):
     """Bad configuration, unreachable server, a selection that matches nothing."""
+
+
+def replay_command(url: str | None, config: Path | None, secret: bool, requirement: str,
+                   seed: int) -> str:
+    """The command line that reruns one requirement's checks with the same seed against the
+    same target; a secret is never printed, the command reads it from the environment."""
+    parts = ["taskchat", "check"]
+    if url is not None:
+        parts += ["--url", shlex.quote(url)]
+    if config is not None:
+        parts += ["--config", shlex.quote(str(config))]
+    if secret and (url is not None or config is not None):
+        parts += ["--jwt-secret", f'"${SECRET_ENV}"']
+    parts += ["--requirement", requirement, "--seed", str(seed)]
+    return " ".join(parts)
+
+
+def _replayer(url: str | None, config: Path | None, secret: bool,
+              seed: int) -> Callable[[CheckResult], str]:
+    def replay(result: CheckResult) -> str:
+        named = [f.requirement for f in result.findings if f.requirement in result.requirements]
+        return replay_command(url, config, secret, (named or result.requirements)[0], seed)
+    return replay
 
 
 @contextlib.contextmanager
@@ -98,8 +125,12 @@ def run_session(
     workers: int = 6,
     verbose: bool = False,
     stream: TextIO | None = None,
+    seed: int | None = None,
+    exitfirst: bool = False,
+    node_modules: Path | None = None,
 ) -> RunResult:
     stream = stream or sys.stdout  # looked up per run: a test may have swapped it
+    jwt_secret = jwt_secret or os.environ.get(SECRET_ENV) or None
     # the server's secret is the server's business: PyJWT's advice on its length is noise here
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     _check_selection(only, requirements)
@@ -108,10 +139,15 @@ def run_session(
         raise CannotRun("the selection matches no check")
     try:
         with open_target(url, jwt_secret, config) as target:
-            print(f"taskchat conformance: {len(checks)} checks against {target.url}",
-                  file=stream, flush=True)
-            run = run_checks(target, checks, workers=workers,
-                             progress=Progress(len(checks), stream, verbose))
+            if seed is not None:
+                target.seed = seed
+            if node_modules is not None:
+                target.node_modules = node_modules
+            print(f"taskchat conformance: {len(checks)} checks against {target.url} "
+                  f"(seed {target.seed})", file=stream, flush=True)
+            replay = _replayer(url, config, bool(jwt_secret), target.seed)
+            run = run_checks(target, checks, workers=workers, exitfirst=exitfirst,
+                             progress=Progress(len(checks), stream, verbose), replay=replay)
     except ConfigError as exc:
         raise CannotRun(f"bad configuration: {exc}") from exc
     except RunError as exc:

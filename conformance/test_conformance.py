@@ -7,7 +7,7 @@ against SHOULD requirements only is a warning; a check the target cannot run is 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 from taskchat.conformance.registry import all_checks
 from taskchat.conformance.report_files import check_text
 from taskchat.conformance.results import ERROR, SKIP
-from taskchat.conformance.runner import RunError, preflight, run_one
+from taskchat.conformance.runner import RunError, preflight, run_guarded
 from taskchat.schemas import Level, requirement
 
 
@@ -37,11 +37,14 @@ def conformance_target(request: pytest.FixtureRequest) -> Iterator[tuple[Any, An
     url = _option(request.config, "server_url")
     config = _option(request.config, "server_config")
     secret = _option(request.config, "server_jwt_secret")
+    seed = _option(request.config, "server_seed")
     if url is None and config is None:
         pytest.skip("no --server-url or --server-config given")
     try:
         with open_target(None if url == "embedded" else url, secret,
                          Path(config) if config else None) as target:
+            if seed is not None:
+                target.seed = seed
             try:
                 control = preflight(target)
             except RunError as exc:
@@ -52,9 +55,16 @@ def conformance_target(request: pytest.FixtureRequest) -> Iterator[tuple[Any, An
 
 
 @pytest.mark.parametrize("check_name", sorted(all_checks()))
-def test_check(check_name: str, conformance_target: tuple[Any, Any]) -> None:
+def test_check(check_name: str, conformance_target: tuple[Any, Any],
+               record_property: Callable[[str, object], None]) -> None:
     target, control = conformance_target
-    result = run_one(all_checks()[check_name], target, control)
+    check = all_checks()[check_name]
+    for rid in check.requirements:  # as taskchat check's JUnit: one property per requirement
+        record_property("requirement", rid)
+    record_property("level", str(check.level))
+    record_property("seed", target.seed)
+    result = run_guarded(check, target, control)
+    record_property("status", result.status)
     if result.status == SKIP:
         pytest.skip(result.skip_reason or "skipped")
     must = [f for f in result.findings

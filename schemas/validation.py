@@ -167,9 +167,16 @@ def _best_leaves(error: ValidationError) -> Iterator[ValidationError]:
         yield from _best_leaves(sub)
 
 
-def iter_violations(rel: str, instance: Any) -> Iterator[Violation]:
+def iter_violations(rel: str, instance: Any, *, must_only: bool = False) -> Iterator[Violation]:
+    """Violations of the full schema, or (``must_only``) of its MUST-only reading (D24)."""
+    if must_only:
+        from taskchat.schemas.levels import must_validator_for
+
+        validator = must_validator_for(rel)
+    else:
+        validator = validator_for(rel)
     errors = sorted(
-        validator_for(rel).iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
+        validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
     )
     for err in errors:
         for leaf in _best_leaves(err):
@@ -179,3 +186,15 @@ def iter_violations(rel: str, instance: Any) -> Iterator[Violation]:
 def validate(rel: str, instance: Any) -> list[Violation]:
     """All violations of ``instance`` against the schema file ``rel`` (empty when valid)."""
     return list(iter_violations(rel, instance))
+
+
+def graded(rel: str, instance: Any) -> tuple[list[Violation], list[Violation]]:
+    """(MUST violations, SHOULD-only violations): what breaks the contract, and what breaks
+    only the project's stricter constraints (``x-level: SHOULD``, D24)."""
+    strict = validate(rel, instance)
+    if not strict:
+        return [], []
+    must = list(iter_violations(rel, instance, must_only=True))
+    if must:
+        return must, []
+    return [], strict

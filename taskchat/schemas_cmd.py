@@ -169,6 +169,8 @@ def lint(index: dict[str, Any], files: dict[str, Any], base: str) -> list[str]:
     from referencing import Registry, Resource
     from referencing.exceptions import Unresolvable
 
+    from taskchat.schemas.levels import lint_levels
+
     findings: list[str] = []
     meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
     resources = []
@@ -182,6 +184,7 @@ def lint(index: dict[str, Any], files: dict[str, Any], base: str) -> list[str]:
         if schema.get("$id") != base + rel:
             findings.append(f"{rel}: $id is {schema.get('$id')!r}, expected {base + rel!r}")
         resources.append((base + rel, Resource.from_contents(schema)))
+        findings.extend(lint_levels(rel, schema))
     registry: Registry = Registry().with_resources(resources)
     for rel, schema in sorted(files.items()):
         resolver = registry.resolver(base_uri=base + rel)

@@ -87,7 +87,8 @@ def _contents(index: dict[str, Any]) -> list[str]:
                       for k, a in index["areas"].items())
     return [
         "Contents: [Transport defaults](#transport-defaults) · [Events](#events) · "
-        "[Error codes](#error-codes) · [HTTP API](#http-api) · [Requirements](#requirements) (" + areas + ") · "
+        "[Error codes](#error-codes) · [HTTP API](#http-api) · "
+        "[Constraint levels](#constraint-levels) · [Requirements](#requirements) (" + areas + ") · "
         "[Decisions](#decisions)",
         "",
     ]
@@ -226,6 +227,32 @@ def _http_api() -> list[str]:
     return [*out, ""]
 
 
+def _levels(index: dict[str, Any]) -> list[str]:
+    """Every schema constraint that is not the contract's, so a reader sees what only warns."""
+    from taskchat.schemas.levels import iter_leveled
+    from taskchat.schemas.validation import load_schema, schema_files
+
+    levels = index["levels"]
+    out = [
+        "## Constraint levels",
+        "",
+        _cell(levels["description"]),
+        "",
+        f"The constraints whose `{levels['keyword']}` is not {levels['default']}:",
+        "",
+        "| schema | where | constraint | level |",
+        "|---|---|---|---|",
+    ]
+    for rel in schema_files():
+        for c in iter_leveled(rel, load_schema(rel)):
+            if c.level == levels["default"]:
+                continue
+            what = ("refusing `null` (read as absent)" if c.keyword == levels["nullKey"]
+                    else f"`{c.keyword}: {json.dumps(c.value)}`")
+            out.append(f"| {_schema_link(rel)} | `{c.pointer}` | {_cell(what)} | {c.level} |")
+    return [*out, ""]
+
+
 def _requirements(index: dict[str, Any]) -> list[str]:
     by_area: dict[str, list[tuple[str, dict[str, Any]]]] = {k: [] for k in index["areas"]}
     for rid, r in index["requirements"].items():
@@ -265,6 +292,7 @@ def render() -> str:
         *_events(index),
         *_error_codes(index, SCHEMA_DIR),
         *_http_api(),
+        *_levels(index),
         *_requirements(index),
         "## Decisions",
         "",

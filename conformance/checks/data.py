@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from taskchat.conformance.context import Ctx
+from taskchat.conformance.context import Ctx, error_code
 from taskchat.conformance.registry import check
 from taskchat.schemas import ErrorCode, Event
 
 _UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 
 
-@check("DATA-1", "DATA-4")
+@check("DATA-1", "DATA-4", "DATA-5")
 def every_event_validates(ctx: Ctx) -> None:
     """Join, send, edit, delete, type and leave: every event and ack must validate, and every
     time is an ISO 8601 UTC date-time."""
@@ -46,9 +46,11 @@ def every_event_validates(ctx: Ctx) -> None:
                    f"{where} is an ISO 8601 UTC date-time (Z or +00:00)", repr(value))
 
 
-@check("DATA-2", "ERR-4")
+@check("DATA-2", "ERR-4", "ERR-8")
 def bad_ids(ctx: Ctx) -> None:
-    """Empty, non-string and 129-character ids are INVALID_PAYLOAD in every event."""
+    """Empty, non-string and 129-character ids are INVALID_PAYLOAD in every event; a
+    clientMessageId that is a string of another length should be (the contract caps only
+    taskId, messageId and userId: ERR-8, a SHOULD)."""
     task = ctx.room("member")
     a = ctx.join("member", task)
     msg = a.send(task, "target")
@@ -60,9 +62,16 @@ def bad_ids(ctx: Ctx) -> None:
                   code=ErrorCode.INVALID_PAYLOAD, req="DATA-2")
         a.refused(Event.DELETE_MESSAGE, {"taskId": task, "messageId": bad},
                   code=ErrorCode.INVALID_PAYLOAD, req="DATA-2")
-        if bad is not None:  # a null clientMessageId is allowed
-            a.refused(Event.SEND_MESSAGE, {"taskId": task, "message": "hi", "clientMessageId": bad},
-                      code=ErrorCode.INVALID_PAYLOAD, req="DATA-2")
+        if bad is None:  # a null clientMessageId is allowed
+            continue
+        payload = {"taskId": task, "message": "hi", "clientMessageId": bad}
+        if not isinstance(bad, str):
+            a.refused(Event.SEND_MESSAGE, payload, code=ErrorCode.INVALID_PAYLOAD, req="DATA-2")
+            continue
+        ack = a.call(Event.SEND_MESSAGE, payload)
+        ctx.expect(isinstance(ack, dict) and ack.get("ok") is False
+                   and error_code(ack) == ErrorCode.INVALID_PAYLOAD, "ERR-8",
+                   f"a clientMessageId of {len(bad)} characters is INVALID_PAYLOAD (SHOULD)", ack)
     ctx.expect(bool(a.got(Event.NEW_MESSAGE, lambda p: p["message"]["id"] == msg["id"])), "MSG-1",
                "the sender got its own new_message", a.names())
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
 
-from taskchat.conformance.context import Ctx, error_code
-from taskchat.conformance.negatives import negatives
+from taskchat.conformance.context import Ctx, error_code, short
+from taskchat.conformance.negatives import UNKNOWN_PROPERTY, negatives
 from taskchat.conformance.registry import check
-from taskchat.schemas import ErrorCode, Event
+from taskchat.schemas import ErrorCode, Event, Level
 
 
 @check("ERR-1", "ERR-2", "ERR-7")
@@ -91,10 +92,12 @@ def _base_payloads(task: str, msg: dict[str, Any], cid: str) -> dict[str, Any]:
     }
 
 
-@check("ERR-4", "DATA-2", "DATA-3", "MSG-2", "MSG-3")
+@check("ERR-4", "ERR-8", "ERR-9", "DATA-2", "DATA-3", "MSG-2", "MSG-3")
 def generated_bad_payloads(ctx: Ctx) -> None:
     """Negative payloads generated from the schemas (one broken constraint each, then seeded
-    random mutations): each is INVALID_PAYLOAD, changes nothing, and the socket stays usable."""
+    random mutations), each graded by the schema's level (D24): a MUST negative is
+    INVALID_PAYLOAD and changes nothing; a SHOULD negative should be refused too, and when it
+    is accepted it must do no harm (ERR-9). The socket stays usable throughout."""
     task = ctx.room("member", "member2")
     a = ctx.join("member", task)
     watcher = ctx.join("member2", task)
@@ -102,31 +105,72 @@ def generated_bad_payloads(ctx: Ctx) -> None:
     before = _history_ids(ctx, task)
     budget_end = time.monotonic() + 8.0
     sent = 0
+    accepted: list[tuple[str, Any]] = []  # (event, ack) of SHOULD negatives the server took
     for event, base in _base_payloads(task, msg, ctx.uid("c")).items():
-        for neg in negatives(event, base):
+        for neg in negatives(event, base, seed=ctx.target.seed):
             if time.monotonic() > budget_end:
                 break
             ack = a.call(event, neg.payload, req="ERR-4")
-            got = error_code(ack)
-            ctx.expect(isinstance(ack, dict) and ack.get("ok") is False
-                       and got == ErrorCode.INVALID_PAYLOAD, "ERR-4",
-                       f"{event} with {neg.description} is INVALID_PAYLOAD", f"ack {ack}")
+            refused = (isinstance(ack, dict) and ack.get("ok") is False
+                       and error_code(ack) == ErrorCode.INVALID_PAYLOAD)
+            if neg.level == Level.MUST:
+                ctx.expect(refused, "ERR-4", f"{event} with {neg.description} is INVALID_PAYLOAD",
+                           f"ack {ack}")
+            elif not ctx.expect(refused, "ERR-8", f"{event} with {neg.description} (a SHOULD "
+                                "constraint) is INVALID_PAYLOAD", f"ack {short(ack)}"):
+                accepted.append((event, ack))
+                _no_harm(ctx, event, neg.description, ack)
             sent += 1
             if not a.conn.connected:
-                ctx.fail("ERR-4", "the connection stays open after a bad payload",
+                ctx.fail("ERR-9" if neg.level == Level.SHOULD else "ERR-4",
+                         "the connection stays open after a bad payload",
                          f"closed ({a.conn.close_reason}) after {event}: {neg.description}")
     marker = ctx.barrier(a, task, [watcher])
-    expected = {marker["id"], msg["id"]}
+    expected = {marker["id"], msg["id"]} | {
+        ack["message"].get("id") for event, ack in accepted
+        if event == Event.SEND_MESSAGE and isinstance(ack, dict)
+        and isinstance(ack.get("message"), dict)}
+    took = {event for event, _ in accepted}
+    for m in watcher.got(Event.NEW_MESSAGE, lambda p: p["message"]["id"] in expected - {msg["id"]}):
+        _no_harm(ctx, Event.NEW_MESSAGE, "a message broadcast after a SHOULD negative",
+                 {"ok": True, "message": m.get("message")})
     changed = [*watcher.got(Event.NEW_MESSAGE, lambda p: p["message"]["id"] not in expected),
-               *watcher.got(Event.MESSAGE_EDITED), *watcher.got(Event.MESSAGE_DELETED),
-               *watcher.got(Event.USER_TYPING)]
-    ctx.expect(not changed, "ERR-4", f"none of the {sent} refused payloads changed anything",
-               changed)
+               *([] if Event.EDIT_MESSAGE in took else watcher.got(Event.MESSAGE_EDITED)),
+               *([] if Event.DELETE_MESSAGE in took else watcher.got(Event.MESSAGE_DELETED)),
+               *([] if Event.TYPING_START in took else watcher.got(Event.USER_TYPING))]
+    ctx.expect(not changed, "ERR-4", f"none of the {sent - len(accepted)} refused payloads "
+               "changed anything", changed)
     after = _history_ids(ctx, task)
-    if before is not None and after is not None:
+    if before is not None and after is not None and not accepted:
         ctx.expect([m[0] for m in after[:1]] == [marker["id"]] and after[1:] == before, "ERR-4",
                    "history holds only the barrier message more, the target message untouched",
                    {"before": before, "after": after})
+
+
+_HTTP = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://")
+
+
+def _no_harm(ctx: Ctx, event: str, what: str, ack: Any) -> None:
+    """ERR-9: what a server accepted in spite of a SHOULD constraint carries no unknown
+    property of the client's into the message object, and only http(s) URLs."""
+    message = ack.get("message") if isinstance(ack, dict) else None
+    if not isinstance(message, dict):
+        return
+    ctx.expect(not _has_key(message, UNKNOWN_PROPERTY), "ERR-9",
+               f"the message object sent back for {event} ({what}) carries none of the "
+               "client's unknown properties", short(message))
+    for att in message.get("attachments") or []:
+        url = att.get("url") if isinstance(att, dict) else None
+        ctx.expect(isinstance(url, str) and bool(_HTTP.match(url)), "ERR-9",
+                   f"a stored attachment URL is http(s) ({event}, {what})", repr(url))
+
+
+def _has_key(value: Any, key: str) -> bool:
+    if isinstance(value, dict):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
 
 
 def _history_ids(ctx: Ctx, task: str) -> list[Any] | None:

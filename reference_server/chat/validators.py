@@ -18,9 +18,11 @@ from urllib.parse import urljoin
 
 import orjson
 from jsonschema import Draft202012Validator
+from taskchat.schemas.levels import LEVEL_KEYWORD
 from taskchat.schemas.validation import FORMAT_CHECKER, load_schema, registry
 
-_DROP = frozenset({"$id", "$schema", "$comment", "$defs", "title", "description"})
+# annotations only: the level of a constraint (D24) does not change what the server accepts
+_DROP = frozenset({"$id", "$schema", "$comment", "$defs", "title", "description", LEVEL_KEYWORD})
 
 
 def _inline(node: Any, base: str, depth: int = 0) -> Any:

@@ -8,6 +8,7 @@ be checked again and again), or both (the command-line values win).
 
 from __future__ import annotations
 
+import secrets
 import tomllib
 import uuid
 from dataclasses import dataclass, field
@@ -84,6 +85,11 @@ class Target:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     # set by a caller that controls the server itself (the embedded server): restarts it
     restart_hook: Any = None
+    # what a run draws at random from (generated payloads, random sessions): printed, so a
+    # failure can be replayed with --seed
+    seed: int = field(default_factory=lambda: secrets.randbelow(1_000_000))
+    # where socket.io-client is installed (a node_modules directory), when not found by default
+    node_modules: Path | None = None
 
     @property
     def can_mint(self) -> bool:

@@ -201,10 +201,11 @@ def _set_keyword(word: str, a: list[str], b: list[str], path: str, out: list[Cha
 def _strings(a: Flat, b: Flat, path: str, out: list[Change]) -> None:
     added = [p for p in b.patterns if p not in a.patterns]
     removed = [p for p in a.patterns if p not in b.patterns]
-    if len(added) == 1 and len(removed) == 1:
-        # one pattern replaced by another: sample each against the other to see which way
-        effect = judge_replacement(removed[0], added[0])
-        detail = f"{removed[0]} → {added[0]}"
+    if added and removed:
+        # patterns replaced by others (one by one, or split into several that all apply):
+        # sample each side against the other to see which way
+        effect = judge_replacement(list(a.patterns), list(b.patterns))
+        detail = f"{', '.join(removed)} → {', '.join(added)}"
         if effect == "narrows":
             out.append(
                 Change(path, "pattern narrowed", Effect.NARROWS, f"{detail}; judged by sampling")

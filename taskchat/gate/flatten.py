@@ -36,6 +36,9 @@ ANNOTATIONS = frozenset(
         "writeOnly",
         "contentMediaType",
         "contentEncoding",
+        # the level of a constraint (D24): which refusals the contract requires, not what the
+        # schema accepts, so it changes nothing on the wire
+        "x-level",
     }
 )
 LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")

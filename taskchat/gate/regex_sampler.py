@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Sequence
 
 from rstr import Rstr
 
@@ -95,11 +96,17 @@ def _sample_length(pattern: str, length: int) -> str | None:
     return None
 
 
-def escapes(pattern: str, other: str, seed: int = 0, count: int = 48) -> list[str]:
-    """Strings sampled from ``pattern`` that ``other`` does not match (bounded, deterministic)."""
+def escapes(pattern: str | Sequence[str], other: str | Sequence[str], seed: int = 0,
+            count: int = 48) -> list[str]:
+    """Strings sampled from ``pattern`` that ``other`` does not match (bounded, deterministic).
+
+    Either side may be several patterns that all apply (a schema's ``pattern`` and those of
+    its ``allOf``): then a string belongs to it when every one of them matches."""
+    mine = [pattern] if isinstance(pattern, str) else list(pattern)
+    theirs = [other] if isinstance(other, str) else list(other)
     rng = random.Random(seed)
-    found = [sample(pattern, rng) for _ in range(count)]
-    found += [sample(pattern, rng, length=n) for n in range(1, 13)]
+    found = [sample(p, rng) for p in mine for _ in range(count)]
+    found += [sample(p, rng, length=n) for p in mine for n in range(1, 13)]
     samples = [s for s in found if s is not None]
     # where anchors and white space differ between two spellings of "the same" pattern
     samples += [
@@ -108,14 +115,15 @@ def escapes(pattern: str, other: str, seed: int = 0, count: int = 48) -> list[st
     out: list[str] = []
     for s in samples:
         try:
-            if re.search(pattern, s) and re.search(other, s) is None and s not in out:
+            if (all(re.search(p, s) for p in mine)
+                    and not all(re.search(q, s) for q in theirs) and s not in out):
                 out.append(s)
         except re.error:
             return []
     return out
 
 
-def judge_replacement(old: str, new: str) -> str | None:
+def judge_replacement(old: str | Sequence[str], new: str | Sequence[str]) -> str | None:
     """ "narrows", "widens" or "both" when sampling each pattern against the other shows it;
     None when neither lets anything through (the sampler proves nothing then)."""
     lost = escapes(old, new)  # the old pattern accepted these, the new one refuses them

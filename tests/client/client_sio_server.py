@@ -23,24 +23,28 @@ import uvicorn
 Setup = Callable[[socketio.AsyncServer], None]
 
 
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI HTTP request."""
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            return body
+
+
 @contextmanager
-def running_server(
-    setup: Setup, *, ping_interval: float = 25, ping_timeout: float = 20
-) -> Iterator[str]:
-    """Run an AsyncServer configured by ``setup`` on 127.0.0.1:<ephemeral>; yields its URL."""
-    sio = socketio.AsyncServer(
-        async_mode="asgi", ping_interval=ping_interval, ping_timeout=ping_timeout
-    )
-    setup(sio)
-    app = socketio.ASGIApp(sio)
+def serve_asgi(app: Any, **config: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1:<ephemeral> in a thread; yields its URL.
+
+    ``config`` goes to ``uvicorn.Config`` (e.g. ``http=`` a protocol class)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, ws="wsproto", log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
+    settings: dict[str, Any] = {"ws": "wsproto", "log_level": "warning", "lifespan": "off",
+                                "timeout_graceful_shutdown": 1, **config}
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -54,6 +58,19 @@ def running_server(
         server.should_exit = True
         thread.join(5)
         sock.close()
+
+
+@contextmanager
+def running_server(
+    setup: Setup, *, ping_interval: float = 25, ping_timeout: float = 20
+) -> Iterator[str]:
+    """Run an AsyncServer configured by ``setup`` on 127.0.0.1:<ephemeral>; yields its URL."""
+    sio = socketio.AsyncServer(
+        async_mode="asgi", ping_interval=ping_interval, ping_timeout=ping_timeout
+    )
+    setup(sio)
+    with serve_asgi(socketio.ASGIApp(sio)) as url:
+        yield url
 
 
 def echo_server(sio: socketio.AsyncServer) -> None:

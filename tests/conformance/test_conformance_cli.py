@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -66,13 +67,21 @@ def test_unknown_area_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown area" in capsys.readouterr().err
 
 
-def test_broken_must_is_exit_1_and_reports_are_written(tmp_path: Path) -> None:
+def test_broken_must_is_exit_1_and_reports_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with faulty_server("http_health_down") as srv:
-        code = main(["check", "--url", srv.url, "--jwt-secret", srv.jwt_secret,
-                     "--requirement", "HTTP-1", "--report-dir", str(tmp_path)])
+        monkeypatch.setenv("TASKCHAT_JWT_SECRET", srv.jwt_secret)  # the secret from the env
+        code = main(["check", "--url", srv.url, "--requirement", "HTTP-1", "--seed", "4711",
+                     "-x", "--report-dir", str(tmp_path)])
     assert code == 1
+    out = capsys.readouterr().out
+    # the failure says how to replay it: same target, same seed, the secret by reference
+    assert (f'rerun: taskchat check --url {srv.url} --jwt-secret "$TASKCHAT_JWT_SECRET" '
+            "--requirement HTTP-1 --seed 4711") in out
+    assert srv.jwt_secret not in out
     html = (tmp_path / "report.html").read_text()
-    assert "HTTP-1" in html and "GET /healthz: 200" in html
+    assert "HTTP-1" in html and "GET /healthz: 200" in html and "--seed 4711" in html
     assert (tmp_path / "junit.xml").read_text().count("<failure") == 1
 
 
@@ -100,9 +109,16 @@ def test_pytest_plugin_is_inert_without_options(tmp_path: Path) -> None:
 
 
 def test_pytest_plugin_fails_the_broken_check(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
     with faulty_server("http_health_down") as srv:
         done = _pytest_conformance("--server-url", srv.url, "--server-jwt-secret",
-                                   srv.jwt_secret, "-k", "http_api or rooms", cwd=tmp_path)
+                                   srv.jwt_secret, "-k", "http_api or rooms",
+                                   f"--junitxml={junit}", cwd=tmp_path)
     assert done.returncode == 1, done.stdout
     assert "1 failed" in done.stdout and "HTTP-1" in done.stdout
     assert "test_check[http_api.healthz]" in done.stdout
+    # the requirement ids ride along as JUnit properties, as in taskchat check's own JUnit
+    case = next(c for c in ET.parse(junit).getroot().iter("testcase")
+                if c.get("name") == "test_check[http_api.healthz]")
+    props = {(p.get("name"), p.get("value")) for p in case.iter("property")}
+    assert {("requirement", "HTTP-1"), ("level", "MUST"), ("status", "fail")} <= props

@@ -43,3 +43,21 @@ def test_the_constraints_that_matter_are_broken() -> None:
 def test_an_invalid_base_is_refused() -> None:
     with pytest.raises(ValueError):
         negatives("send_message", {"taskId": ""})
+
+
+def test_each_negative_carries_the_level_its_schema_gives_it() -> None:
+    """D24: what the contract forbids is MUST, what only the project's schema adds is SHOULD."""
+    level = {n.description: n.level for n in negatives("send_message", SEND)}
+    for should in ("$: unknown property added", "$.attachments[0]: unknown property added",
+                   "$.attachments: type array broken by null",
+                   "$.attachments[0].size: type integer broken by null",
+                   "$.attachments[0].name: maxLength 255 broken",
+                   "$.attachments[0].url: maxLength 2048 broken",
+                   "$.clientMessageId: maxLength 128 broken"):
+        assert level[should] == "SHOULD", should
+    for must in ("$: required property 'message' missing", "$.taskId: maxLength 128 broken",
+                 "$.attachments: maxItems 10 broken",
+                 "$.attachments[0].url: pattern broken by 'javascript:alert(1)'",
+                 "$.clientMessageId: type string broken by 12345",
+                 "$.message: binary data where a string belongs (D4)"):
+        assert level[must] == "MUST", must

@@ -11,8 +11,11 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from taskchat.schemas import PROTOCOL_VERSION
 
 from taskchat.cli import main
+from taskchat.gate.rules import Bump
+from taskchat.gate.version import next_version
 
 Edit = Callable[[Path, Callable[[Any], None]], None]
 Copies = Callable[[], tuple[Path, Path]]
@@ -182,9 +185,10 @@ def test_check_version_fails_when_the_head_says_too_little(
     )
     code, report, _ = gate(capsys, base, head, "--check-version")
     assert code == 1 and report["breaking"] == 0
-    assert report["requiredVersion"] == "1.1.0" and report["versionOk"] is False
+    minor = next_version(PROTOCOL_VERSION, Bump.MINOR)  # from the protocol's own version
+    assert report["requiredVersion"] == minor and report["versionOk"] is False
 
-    edit(head / "index.json", lambda d: d.update(version="1.1.0"))
+    edit(head / "index.json", lambda d: d.update(version=minor))
     code, report, _ = gate(capsys, base, head, "--check-version")
     assert code == 0 and report["versionOk"] is True
 

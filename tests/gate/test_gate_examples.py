@@ -92,6 +92,14 @@ def test_pattern_replacement_is_judged_both_ways() -> None:
     assert judge_replacement(r"^[a-z]+$", r"^[0-9]+$") == "both"
 
 
+def test_a_pattern_split_in_two_that_all_apply_is_judged_as_their_conjunction() -> None:
+    # D24 split the attachment URL pattern into its MUST half and its SHOULD half
+    whole = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#][^\s]*(?![\s\S])"
+    halves = [r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]", r"^\S*(?![\s\S])"]
+    assert judge_replacement(whole, halves) is None  # the same strings either way
+    assert judge_replacement(whole, halves[:1]) == "widens"  # the MUST half alone takes spaces
+
+
 def test_next_version() -> None:
     assert next_version("1.4.2", Bump.MAJOR) == "2.0.0"
     assert next_version("1.4.2", Bump.MINOR) == "1.5.0"

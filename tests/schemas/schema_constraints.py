@@ -42,7 +42,7 @@ def _walk(rel: str, node: Any, pointer: str) -> Iterator[tuple[Constraint, Any]]
         return
     for key, value in node.items():
         here = f"{pointer}/{_escape(key)}"
-        if key in ("if", "description", "title", "$comment", "default", "examples"):
+        if key in ("if", "description", "title", "$comment", "default", "examples", "x-level"):
             continue  # `if` only selects a branch; failing it is not a violation
         if key in CONSTRAINT_KEYWORDS:
             yield (rel, here), node

@@ -427,6 +427,8 @@ INVALID: list[Bad] = [
     Bad(_SEND, "replyTo a number", {**SEND, "replyTo": 7}, "$.replyTo", "oneOf"),
     Bad(_SEND, "clientMessageId of 129", {**SEND, "clientMessageId": TOO_LONG_ID},
         "$.clientMessageId", "oneOf"),
+    Bad(_SEND, "clientMessageId empty", {**SEND, "clientMessageId": ""},
+        "$.clientMessageId", "oneOf"),
     Bad(_SEND, "a bare string", "Hello", "$", "type"),
     # edit_message, delete_message, typing
     *_missing(_EDIT, EDIT),
