@@ -355,6 +355,12 @@ def test_rate_limit_per_user_across_sockets_with_dedup_first_and_a_window() -> N
 # ---------------------------------------------------------------- edit / delete
 
 
+def test_a_rate_limit_of_zero_switches_the_limit_off() -> None:
+    h = Harness(rate_limit=0)
+    h.joined("a", "mem")
+    assert all(reply(h.send("a", f"m{i}"))["ok"] for i in range(50))
+
+
 def test_edit_by_the_author(h: Harness) -> None:
     h.joined("a", "mem")
     h.joined("b", "own")
