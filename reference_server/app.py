@@ -164,7 +164,7 @@ class ChatApp:
 def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
     """The app and its transport, not yet serving (tests use it to reach the parts)."""
     from taskchat.reference_server.http_api import HttpApi
-    from taskchat.reference_server.socketio_server import SocketIOServer, TransportSettings
+    from taskchat.reference_server.socketio_server import SocketIOServer
 
     store = Store(config.db, synchronous=config.db_sync)
     rules = ChatRules(
@@ -176,14 +176,7 @@ def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
     )
     verifier = Verifier(secret=config.jwt_secret, public_key=config.jwt_public_key)
     app = ChatApp(config, store, rules, verifier)
-    settings = TransportSettings(
-        host=config.host,
-        port=config.port,
-        ping_interval=config.ping_interval,
-        ping_timeout=config.ping_timeout,
-        max_payload=config.max_payload,
-    )
-    server = SocketIOServer(settings, app, HttpApi(app))
+    server = SocketIOServer(config.transport, app, HttpApi(app))
     app.server = server
     return app, server
 

@@ -18,6 +18,23 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class TransportSettings:
+    """What the wire shell needs: the part of ``ServerConfig`` below the chat rules (the
+    protocol test mode builds its own, with the official suites' values)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9553
+    ping_interval: float = 25.0  # seconds
+    ping_timeout: float = 20.0  # seconds
+    max_payload: int = 1_000_000  # bytes
+    connect_timeout: float = 45.0  # seconds from the handshake to a namespace CONNECT
+    send_queue_limit: int = 1024  # packets queued per socket before it is dropped as too slow
+    write_timeout: float = 10.0  # a write blocked this long marks a slow consumer
+    namespaces: tuple[str, ...] = ("/",)
+    cors_origin: str | None = None  # answer cross-origin callers from this origin ("*": any)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 9553  # 0 = let the OS pick a free port
@@ -50,6 +67,17 @@ class ServerConfig:
             _refuse("db_sync", self.db_sync, "full or normal")
         if self.log_level not in LOG_LEVELS:
             _refuse("log_level", self.log_level, ", ".join(LOG_LEVELS))
+
+
+    @property
+    def transport(self) -> TransportSettings:
+        return TransportSettings(
+            host=self.host,
+            port=self.port,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            max_payload=self.max_payload,
+        )
 
 
 def _refuse(field: str, value: object, expected: str) -> None:

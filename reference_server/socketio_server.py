@@ -1,7 +1,7 @@
 """The reference server's Socket.IO interface: what the chat app codes against.
 
 ``SocketIOServer`` glues the sans-IO Engine.IO / Socket.IO state machines
-(``engineio.py``, ``socketio_protocol.py``) to the trio transport (``transport.py``).
+(``engineio.py``, ``socketio_protocol.py``) to the trio shell (``transport/``).
 The chat app implements ``Handler`` (and optionally ``HttpHandler``) and calls ``emit`` /
 ``disconnect``.
 """
@@ -17,27 +17,19 @@ import trio
 
 from . import engineio as eio
 from . import socketio_protocol as sio
+from .config import TransportSettings
 from .engineio import OutPacket
 from .transport import (
     CLOSE_TIMEOUT,
     REASON_SHUTDOWN,
-    WRITE_TIMEOUT,
+    AppFactory,
     EngineConnection,
+    HttpCallback,
     Signal,
     Transport,
 )
 
-
-@dataclass(frozen=True)
-class TransportSettings:
-    host: str = "127.0.0.1"
-    port: int = 9553
-    ping_interval: float = 25.0  # seconds
-    ping_timeout: float = 20.0  # seconds
-    max_payload: int = 1_000_000
-    connect_timeout: float = 45.0
-    send_queue_limit: int = 1024  # frames queued per socket before it is dropped as too slow
-    namespaces: tuple[str, ...] = ("/",)
+__all__ = ["Ack", "Handler", "HttpHandler", "SocketIOServer", "SocketRef", "TransportSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,41 +100,36 @@ REASON_SHUTDOWN = REASON_SHUTDOWN  # serve() was cancelled
 INBOX_LIMIT = 256  # events waiting for one socket's handler before its connection stops reading
 REFUSAL_ON_ERROR = {"message": "Internal server error"}
 
-_CONNECTING, _CONNECTED, _CLOSED = 0, 1, 2
-
 log = logging.getLogger("taskchat.reference_server.socketio")
 
 
 class _Socket:
-    """Server-side state of one Socket.IO socket."""
+    """One Socket.IO socket's handler side: its inbox and the task that runs the handler.
+    Its protocol state (connecting, connected, the acks it owes) is the sans-IO layer's."""
 
     __slots__ = (
+        "accepted",
         "app",
-        "conn",
+        "closed",
         "inbox",
         "namespace",
         "opened_at",
-        "pending",
         "reason",
         "ref",
-        "server",
         "sid",
         "signal",
-        "state",
     )
 
-    def __init__(self, server: SocketIOServer, app: _SioApp, ref: SocketRef) -> None:
-        self.server = server
+    def __init__(self, app: _SioApp, ref: SocketRef) -> None:
         self.app = app
-        self.conn = app.conn
         self.ref = ref
         self.sid = ref.sid
         self.namespace = ref.namespace
-        self.state = _CONNECTING
+        self.closed = False
+        self.accepted = False  # the CONNECT reply went out
         # events for the handler loop, which swaps the list out (a deque costs 600 bytes)
         self.inbox: list[tuple[str, list[object], Ack | None]] = []
         self.signal = Signal()
-        self.pending: list[OutPacket] = []  # emitted while on_connect runs: sent after CONNECT
         self.reason: str | None = None
         self.opened_at = trio.current_time()
 
@@ -151,16 +138,11 @@ class _Socket:
 
     def end(self, reason: str) -> None:
         """The socket is disconnected (its handler loop finishes, then on_disconnect)."""
-        if self.state == _CLOSED:
+        if self.closed:
             return
-        server = self.server
-        if self.state == _CONNECTED:
-            server._connected -= 1
-        self.state = _CLOSED
+        self.closed = True
         self.reason = reason
-        self.pending = []
-        if server._sockets.get(self.sid) is self:
-            del server._sockets[self.sid]
+        self.app.forget(self)
         self.signal.set()
 
 
@@ -196,23 +178,31 @@ class _SioApp:
             elif kind is sio.ConnectRequest:
                 self._connect(ev.namespace, ev.auth)
             elif kind is sio.ClientDisconnected:
-                sock = self.sockets.pop(ev.namespace, None)
+                sock = self.sockets.get(ev.namespace)
                 if sock is not None:
                     sock.end(REASON_CLIENT_DISCONNECT)
 
     def _connect(self, namespace: str, auth: object) -> None:
-        server = self.server
         conn = self.conn
         ref = SocketRef(eio.new_sid(), namespace, conn.transport_name, conn.remote)
-        sock = _Socket(server, self, ref)
+        sock = _Socket(self, ref)
         self.sockets[namespace] = sock
-        server._sockets[ref.sid] = sock
-        conn.transport.nursery.start_soon(server._run_socket, sock, auth)
+        self.server.add(sock)
+        conn.start_soon(self.server.run_socket, sock, auth)
+
+    def send(self, namespace: str, pkts: tuple[OutPacket, ...]) -> None:
+        """The route out for a socket's events (acks take the same one, in the layer)."""
+        if not self.sio.send(namespace, pkts) and self.conn.core.closed:
+            self.conn.abort(eio.REASON_SLOW_CONSUMER)  # wakes the session (no-op if closed)
+
+    def forget(self, sock: _Socket) -> None:
+        if self.sockets.get(sock.namespace) is sock:
+            del self.sockets[sock.namespace]
+        self.server.remove(sock)
 
     def closed(self, reason: str) -> None:
-        for sock in self.sockets.values():
+        for sock in list(self.sockets.values()):
             sock.end(reason)
-        self.sockets.clear()
         self._capacity.set()
 
     def next_deadline(self) -> float:
@@ -224,6 +214,11 @@ class _SioApp:
     @property
     def backlogged(self) -> bool:
         return any(len(sock.inbox) >= INBOX_LIMIT for sock in self.sockets.values())
+
+    def inbox_taken(self) -> None:
+        """A handler loop took its inbox: a reader waiting for room may read again."""
+        if self._capacity_waiting:
+            self._capacity.set()
 
     async def wait_capacity(self) -> None:
         try:
@@ -237,9 +232,7 @@ class _SioApp:
 class SocketIOServer:
     """The reference server's Socket.IO endpoint (and its HTTP side).
 
-    ``write_timeout``, ``extra_apps`` and ``cors_origin`` are for the protocol test mode and
-    the tests; the chat app needs none of them.
-    """
+    ``extra_apps`` (more Engine.IO paths) is for the protocol test mode."""
 
     def __init__(
         self,
@@ -247,26 +240,15 @@ class SocketIOServer:
         handler: Handler,
         http: HttpHandler | None = None,
         *,
-        write_timeout: float = WRITE_TIMEOUT,
-        extra_apps: dict[str, Callable[[EngineConnection], object]] | None = None,
-        cors_origin: str | None = None,
+        extra_apps: dict[str, AppFactory] | None = None,
     ) -> None:
         self.settings = settings
         self.handler = handler
-        self.http = http
         self._sockets: dict[str, _Socket] = {}
         self._connected = 0
+        callback: HttpCallback | None = http
         self._transport = Transport(
-            host=settings.host,
-            port=settings.port,
-            apps={"/socket.io/": self._make_app, **(extra_apps or {})},  # type: ignore[dict-item]
-            http=http,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
-            max_payload=settings.max_payload,
-            queue_limit=settings.send_queue_limit,
-            write_timeout=write_timeout,
-            cors_origin=cors_origin,
+            settings, {"/socket.io/": self._make_app, **(extra_apps or {})}, callback
         )
 
     def _make_app(self, conn: EngineConnection) -> _SioApp:
@@ -275,8 +257,9 @@ class SocketIOServer:
     # -- the interface --------------------------------------------------------------------
 
     def emit(self, sids: Iterable[str], event: str, *args: object) -> None:
-        """Encode once; queue the same frame bytes for every socket. Never blocks; unknown or
-        closed sids are ignored. Raises TypeError if the arguments are not JSON-encodable."""
+        """Encode once; send the same packets (and frame bytes) to every socket. Never blocks;
+        unknown or closed sids are ignored. Raises TypeError if the arguments are not
+        JSON-encodable."""
         if isinstance(sids, str):
             sids = (sids,)
         get = self._sockets.get
@@ -297,13 +280,7 @@ class SocketIOServer:
                 pkts = others.get(ns)  # type: ignore[assignment]
                 if pkts is None:
                     pkts = others[ns] = sio.encode_event(ns, event, args)
-            if sock.state == _CONNECTED:
-                sock.conn.send_many(pkts)
-            else:  # on_connect still runs: sent after the CONNECT reply, within the same bound
-                sock.pending.extend(pkts)
-                if len(sock.pending) > self.settings.send_queue_limit:
-                    sock.conn.core.abort(REASON_SLOW_CONSUMER)
-                    sock.conn.kick()
+            sock.app.send(ns, pkts)
 
     def disconnect(self, sid: str) -> None:
         """Server-side disconnect of one socket: sends DISCONNECT; the connection closes when it
@@ -313,8 +290,6 @@ class SocketIOServer:
             return
         app = sock.app
         app.sio.disconnect(sock.namespace)
-        if app.sockets.get(sock.namespace) is sock:
-            del app.sockets[sock.namespace]
         sock.end(REASON_SERVER_DISCONNECT)
         if not app.sockets:
             app.conn.close(REASON_SERVER_DISCONNECT, flush=True)
@@ -329,9 +304,16 @@ class SocketIOServer:
         """Number of connected Socket.IO sockets."""
         return self._connected
 
+    def add(self, sock: _Socket) -> None:
+        self._sockets[sock.sid] = sock
+
+    def remove(self, sock: _Socket) -> None:
+        if self._sockets.pop(sock.sid, None) is sock and sock.accepted:
+            self._connected -= 1
+
     # -- one socket's handler loop --------------------------------------------------------
 
-    async def _run_socket(self, sock: _Socket, auth: object) -> None:
+    async def run_socket(self, sock: _Socket, auth: object) -> None:
         """on_connect, then on_event one at a time in arrival order, then on_disconnect."""
         handler = self.handler
         ref = sock.ref
@@ -346,8 +328,6 @@ class SocketIOServer:
                 refusal = REFUSAL_ON_ERROR
             if refusal is not None:
                 app.sio.refuse(sock.namespace, refusal)
-                if app.sockets.get(sock.namespace) is sock:
-                    del app.sockets[sock.namespace]
                 sock.end("refused")
                 # the app logs the connection events at info, with the user and the refusal code
                 log.debug(
@@ -364,12 +344,9 @@ class SocketIOServer:
                 )
                 return
             accepted = True
-            if sock.state == _CONNECTING and app.sio.accept(sock.namespace, ref.sid):
-                sock.state = _CONNECTED
+            if not sock.closed and app.sio.accept(sock.namespace, ref.sid):
+                sock.accepted = True
                 self._connected += 1
-                if sock.pending:
-                    sock.conn.send_many(sock.pending)
-                    sock.pending = []
                 log.debug(
                     "connect sid=%s nsp=%s transport=%s remote=%s",
                     ref.sid,
@@ -384,20 +361,19 @@ class SocketIOServer:
                         "remote": ref.remote,
                     },
                 )
-            elif sock.state != _CLOSED:
-                sock.end(sock.app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
+            elif not sock.closed:
+                sock.end(app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
             while True:
                 batch = sock.inbox
                 if batch:
                     sock.inbox = []
-                    if app._capacity_waiting:
-                        app._capacity.set()
+                    app.inbox_taken()
                     for event, args, ack in batch:
                         try:
                             await handler.on_event(ref, event, args, ack)
                         except Exception:
                             log.exception("on_event failed sid=%s event=%r", ref.sid, event)
-                elif sock.state == _CLOSED:
+                elif sock.closed:
                     break
                 else:
                     await sock.signal.wait()
@@ -407,7 +383,7 @@ class SocketIOServer:
         except Exception:  # pragma: no cover - a bug ends this socket, not the server
             log.exception("socket loop failed sid=%s", ref.sid)
         finally:
-            if sock.state != _CLOSED:
+            if not sock.closed:
                 sock.end(REASON_SHUTDOWN if cancelled else REASON_TRANSPORT_CLOSE)
             if accepted:
                 reason = sock.reason or REASON_SHUTDOWN

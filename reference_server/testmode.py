@@ -20,17 +20,24 @@ import math
 
 import trio
 
+from .config import TransportSettings
 from .engineio import message_packet
-from .socketio_server import Ack, SocketIOServer, SocketRef, TransportSettings
+from .socketio_server import Ack, SocketIOServer, SocketRef
 from .transport import EngineConnection
 
-TEST_SETTINGS = {
-    "ping_interval": 0.3,
-    "ping_timeout": 0.2,
-    "max_payload": 1_000_000,
-    "connect_timeout": 1.0,
-    "namespaces": ("/", "/custom"),
-}
+
+def test_settings(host: str, port: int) -> TransportSettings:
+    """The official suites' reference configuration."""
+    return TransportSettings(
+        host=host,
+        port=port,
+        ping_interval=0.3,
+        ping_timeout=0.2,
+        max_payload=1_000_000,
+        connect_timeout=1.0,
+        namespaces=("/", "/custom"),
+        cors_origin="*",
+    )
 
 
 class _EngineEcho:
@@ -86,10 +93,7 @@ class _TestHandler:
 def make_test_server(host: str, port: int) -> SocketIOServer:
     handler = _TestHandler()
     server = SocketIOServer(
-        TransportSettings(host=host, port=port, **TEST_SETTINGS),  # type: ignore[arg-type]
-        handler,
-        extra_apps={"/engine.io/": _EngineEcho},
-        cors_origin="*",
+        test_settings(host, port), handler, extra_apps={"/engine.io/": _EngineEcho}
     )
     handler.server = server
     return server

@@ -261,7 +261,7 @@ def test_a_slow_handler_delays_only_its_socket(wire_server: Any) -> None:
 
 def test_slow_consumer_is_dropped_while_others_keep_up(wire_server: Any) -> None:
     h = EchoHandler()
-    srv = wire_server(h, send_queue_limit=16, server_kwargs={"write_timeout": 1.0})
+    srv = wire_server(h, send_queue_limit=16, write_timeout=1.0)
     # a raw client with a tiny receive buffer that stops reading after CONNECT
     slow, slow_sid = raw_connect(srv, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
     fast = client(srv, ["websocket"])
@@ -317,9 +317,7 @@ def test_http_handler_gets_other_paths(wire_server: Any) -> None:
     srv = wire_server(EchoHandler(), server_kwargs={}, max_payload=1000)
     assert requests.get(f"{srv.url}/healthz", timeout=5).status_code == 404  # no handler
 
-    srv2 = wire_server(EchoHandler())
-    srv2.server.http = http
-    srv2.server._transport.http = http
+    srv2 = wire_server(EchoHandler(), server_kwargs={"http": http})
     with requests.Session() as s:  # keep-alive: several requests on one connection
         for _ in range(3):
             r = s.post(f"{srv2.url}/api/tasks?x=1", data=b"body", timeout=5)
