@@ -1,4 +1,5 @@
-"""The running reference server: transport, chat rules and store wired together.
+"""The chat app on the reference server: the Socket.IO handler between the transport, the chat
+rules and the store (``compose.py`` builds and runs them).
 
 Data flows one way: the transport hands each event to ``ChatApp``, the rules turn it into
 effects, the writes go to the store, and the emits and the ack wait in an ordered outbox until
@@ -12,12 +13,11 @@ request in flight per socket.
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 from taskchat.reference_server.auth import AuthFailure, Verifier
@@ -27,7 +27,7 @@ from taskchat.reference_server.store import Store
 from taskchat.schemas import ErrorCode
 
 if TYPE_CHECKING:
-    from taskchat.reference_server.socketio_server import Ack, SocketIOServer, SocketRef
+    from taskchat.reference_server.socketio_server import Ack, SocketRef
 
 log = logging.getLogger("taskchat.server")
 
@@ -41,19 +41,50 @@ class _Entry:
     released: trio.Event | None = field(default=None)
 
 
+class Outlet(Protocol):
+    """Where the app's emits go (``socketio_server.Sockets``)."""
+
+    def emit(self, sids: Iterable[str], event: str, *args: object) -> None: ...
+
+
+class TrioWallClock:
+    """Wall-clock seconds (for the timestamps the rules write) read from trio's clock: the
+    epoch offset is taken once, so a test's ``MockClock`` drives every timer and every
+    timestamp of the app, and deadlines convert back with :meth:`to_trio`."""
+
+    __slots__ = ("_offset",)
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+
+    def offset(self) -> float:
+        if self._offset is None:
+            self._offset = time.time() - trio.current_time()
+        return self._offset
+
+    def __call__(self) -> float:
+        return self.offset() + trio.current_time()
+
+    def to_trio(self, wall: float) -> float:
+        return wall - self.offset()
+
+
 class ChatApp:
     """The transport's ``Handler``: authenticates sockets and runs the rules' effects."""
 
-    def __init__(self, config: ServerConfig, store: Store, rules: ChatRules, verifier: Verifier):
+    def __init__(
+        self, config: ServerConfig, store: Store, rules: ChatRules, verifier: Verifier,
+        outlet: Outlet,
+    ) -> None:
         self.config = config
         self.store = store
         self.rules = rules
         self.verifier = verifier
-        self.server: SocketIOServer | None = None
+        self.outlet = outlet
         self._outbox: deque[_Entry] = deque()
         self._typing_wake = trio.Event()
         self._typing_deadline: float | None = None
-        self.clock: Callable[[], float] = time.time
+        self.clock = TrioWallClock()
 
     # ------------------------------------------------------------------ Handler
 
@@ -124,8 +155,7 @@ class ChatApp:
                 entry.released.set()
 
     def _perform(self, entry: _Entry) -> None:
-        server = self.server
-        assert server is not None
+        outlet = self.outlet
         if entry.ticket in self.store.failed:  # the commit failed: nothing happened
             if entry.ack is not None:
                 message = "the server could not store this request"
@@ -133,7 +163,7 @@ class ChatApp:
             return
         for e in entry.effects:
             if isinstance(e, Emit):
-                server.emit(e.to, e.event, e.payload)
+                outlet.emit(e.to, e.event, e.payload)
             elif isinstance(e, Reply) and entry.ack is not None and not entry.ack.answered:
                 entry.ack(e.payload)
 
@@ -153,68 +183,9 @@ class ChatApp:
             if self._typing_deadline is None:
                 await self._typing_wake.wait()
             else:
-                with trio.move_on_after(max(0.0, self._typing_deadline - self.clock())):
+                with trio.move_on_at(self.clock.to_trio(self._typing_deadline)):
                     await self._typing_wake.wait()
             self._typing_wake = trio.Event()
             effects = self.rules.tick(self.clock())
             if effects:
                 self.enqueue(effects)
-
-
-def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
-    """The app and its transport, not yet serving (tests use it to reach the parts)."""
-    from taskchat.reference_server.http_api import HttpApi
-    from taskchat.reference_server.socketio_server import SocketIOServer
-
-    store = Store(config.db, synchronous=config.db_sync)
-    rules = ChatRules(
-        store,
-        tasks=store.load_tasks(),
-        typing_timeout=config.typing_timeout,
-        rate_limit=config.rate_limit,
-        rate_window=config.rate_window,
-    )
-    verifier = Verifier(secret=config.jwt_secret, public_key=config.jwt_public_key)
-    app = ChatApp(config, store, rules, verifier)
-    server = SocketIOServer(config.transport, app, HttpApi(app))
-    app.server = server
-    return app, server
-
-
-async def run_server(
-    config: ServerConfig, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Serve until cancelled; ``task_status.started(bound_port)`` once listening.
-
-    On cancellation the transport closes its sessions, a commit in flight finishes (worker
-    threads are not abandoned) and whatever is still queued is committed before the store
-    closes: nothing submitted is lost.
-    """
-    if config.protocol_test_mode:
-        from taskchat.reference_server.testmode import serve_test_mode
-
-        await serve_test_mode(config.host, config.port, task_status=task_status)
-        return
-    app, server = build(config)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(app.store.run_committer, app.drain)
-            nursery.start_soon(app.typing_loop)
-            port: int = await nursery.start(server.serve)
-            log.info("event=listening host=%s port=%d db=%s", config.host, port, config.db)
-            task_status.started(port)
-    finally:
-        app.store.close()
-
-
-async def serve_until_signal(config: ServerConfig, on_ready: Callable[[int], Any]) -> None:
-    """``run_server`` until SIGINT or SIGTERM, then shut down (well within 2 s)."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(run_server, config)
-            on_ready(port)
-            async for signum in signals:
-                log.info("event=shutdown signal=%s", signal.Signals(signum).name)
-                break
-            # the transport closes every session; a commit in flight still finishes
-            nursery.cancel_scope.cancel()

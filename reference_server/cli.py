@@ -80,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import logging
 
     import trio
-    from taskchat.reference_server.app import serve_until_signal
+    from taskchat.reference_server.compose import serve_until_signal
     from taskchat.reference_server.config import ConfigError, ServerConfig
 
     secret = _secret(args)

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import trio
+from taskchat.reference_server.app import ChatApp
 from taskchat.reference_server.auth import AuthFailure
 from taskchat.reference_server.chat import ChatError, Identity
 from taskchat.reference_server.store import HistoryError
 from taskchat.schemas import ErrorCode
 from taskchat.schemas.validation import validate
-
-if TYPE_CHECKING:
-    from taskchat.reference_server.app import ChatApp
 
 log = logging.getLogger("taskchat.http")
 

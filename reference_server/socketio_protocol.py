@@ -397,7 +397,12 @@ class SocketIOConnection:
             return False
         state.state = CONNECTED
         pending, state.pending = state.pending, []
-        return self._send((encode_connect(namespace, sid), *pending))
+        # the CONNECT reply and what was sent meanwhile go out as separate writes, as from
+        # Node's server (a client that reads one message at a time may rely on it)
+        ok = self._send((encode_connect(namespace, sid),))
+        if ok and pending:
+            ok = self._send(tuple(pending))
+        return ok
 
     def refuse(self, namespace: str, payload: object) -> None:
         """Answer a pending CONNECT with CONNECT_ERROR."""

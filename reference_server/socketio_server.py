@@ -2,8 +2,8 @@
 
 ``SocketIOServer`` glues the sans-IO Engine.IO / Socket.IO state machines
 (``engineio.py``, ``socketio_protocol.py``) to the trio shell (``transport/``).
-The chat app implements ``Handler`` (and optionally ``HttpHandler``) and calls ``emit`` /
-``disconnect``.
+The chat app implements ``Handler`` (and optionally ``HttpHandler``) and sends through
+``Sockets`` (``emit``, ``disconnect``), which the composition root hands to both.
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ from .transport import (
     Transport,
 )
 
-__all__ = ["Ack", "Handler", "HttpHandler", "SocketIOServer", "SocketRef", "TransportSettings"]
+__all__ = [
+    "Ack",
+    "Handler",
+    "HttpHandler",
+    "SocketIOServer",
+    "SocketRef",
+    "Sockets",
+    "TransportSettings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +195,7 @@ class _SioApp:
         ref = SocketRef(eio.new_sid(), namespace, conn.transport_name, conn.remote)
         sock = _Socket(self, ref)
         self.sockets[namespace] = sock
-        self.server.add(sock)
+        self.server.sockets.add(sock)
         conn.start_soon(self.server.run_socket, sock, auth)
 
     def send(self, namespace: str, pkts: tuple[OutPacket, ...]) -> None:
@@ -198,7 +206,7 @@ class _SioApp:
     def forget(self, sock: _Socket) -> None:
         if self.sockets.get(sock.namespace) is sock:
             del self.sockets[sock.namespace]
-        self.server.remove(sock)
+        self.server.sockets.remove(sock)
 
     def closed(self, reason: str) -> None:
         for sock in list(self.sockets.values()):
@@ -229,32 +237,15 @@ class _SioApp:
             self._capacity_waiting = False
 
 
-class SocketIOServer:
-    """The reference server's Socket.IO endpoint (and its HTTP side).
+class Sockets:
+    """The connected sockets by sid, and the one route out to them (``emit``, ``disconnect``).
 
-    ``extra_apps`` (more Engine.IO paths) is for the protocol test mode."""
+    Built first and handed to both the handler (which sends through it) and the server (which
+    fills it), so that neither is wired to the other after construction."""
 
-    def __init__(
-        self,
-        settings: TransportSettings,
-        handler: Handler,
-        http: HttpHandler | None = None,
-        *,
-        extra_apps: dict[str, AppFactory] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.handler = handler
-        self._sockets: dict[str, _Socket] = {}
+    def __init__(self) -> None:
+        self._by_sid: dict[str, _Socket] = {}
         self._connected = 0
-        callback: HttpCallback | None = http
-        self._transport = Transport(
-            settings, {"/socket.io/": self._make_app, **(extra_apps or {})}, callback
-        )
-
-    def _make_app(self, conn: EngineConnection) -> _SioApp:
-        return _SioApp(self, conn)
-
-    # -- the interface --------------------------------------------------------------------
 
     def emit(self, sids: Iterable[str], event: str, *args: object) -> None:
         """Encode once; send the same packets (and frame bytes) to every socket. Never blocks;
@@ -262,7 +253,7 @@ class SocketIOServer:
         JSON-encodable."""
         if isinstance(sids, str):
             sids = (sids,)
-        get = self._sockets.get
+        get = self._by_sid.get
         root: tuple[OutPacket, ...] | None = None
         others: dict[str, tuple[OutPacket, ...]] | None = None
         for sid in sids:
@@ -285,7 +276,7 @@ class SocketIOServer:
     def disconnect(self, sid: str) -> None:
         """Server-side disconnect of one socket: sends DISCONNECT; the connection closes when it
         carries no other namespace."""
-        sock = self._sockets.get(sid)
+        sock = self._by_sid.get(sid)
         if sock is None:
             return
         app = sock.app
@@ -294,22 +285,52 @@ class SocketIOServer:
         if not app.sockets:
             app.conn.close(REASON_SERVER_DISCONNECT, flush=True)
 
-    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen; ``task_status.started(bound_port)``; run until cancelled (which closes every
-        session: close frames go out, ``on_disconnect`` runs, within about a second)."""
-        await self._transport.serve(task_status=task_status)
-
     @property
     def connected(self) -> int:
         """Number of connected Socket.IO sockets."""
         return self._connected
 
     def add(self, sock: _Socket) -> None:
-        self._sockets[sock.sid] = sock
+        self._by_sid[sock.sid] = sock
+
+    def accepted(self, sock: _Socket) -> None:
+        sock.accepted = True
+        self._connected += 1
 
     def remove(self, sock: _Socket) -> None:
-        if self._sockets.pop(sock.sid, None) is sock and sock.accepted:
+        if self._by_sid.pop(sock.sid, None) is sock and sock.accepted:
             self._connected -= 1
+
+
+class SocketIOServer:
+    """The reference server's Socket.IO endpoint (and its HTTP side).
+
+    ``extra_apps`` (more Engine.IO paths) is for the protocol test mode."""
+
+    def __init__(
+        self,
+        settings: TransportSettings,
+        sockets: Sockets,
+        handler: Handler,
+        http: HttpHandler | None = None,
+        *,
+        extra_apps: dict[str, AppFactory] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sockets = sockets
+        self.handler = handler
+        callback: HttpCallback | None = http
+        self._transport = Transport(
+            settings, {"/socket.io/": self._make_app, **(extra_apps or {})}, callback
+        )
+
+    def _make_app(self, conn: EngineConnection) -> _SioApp:
+        return _SioApp(self, conn)
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen; ``task_status.started(bound_port)``; run until cancelled (which closes every
+        session: close frames go out, ``on_disconnect`` runs, within about a second)."""
+        await self._transport.serve(task_status=task_status)
 
     # -- one socket's handler loop --------------------------------------------------------
 
@@ -345,8 +366,7 @@ class SocketIOServer:
                 return
             accepted = True
             if not sock.closed and app.sio.accept(sock.namespace, ref.sid):
-                sock.accepted = True
-                self._connected += 1
+                self.sockets.accepted(sock)
                 log.debug(
                     "connect sid=%s nsp=%s transport=%s remote=%s",
                     ref.sid,

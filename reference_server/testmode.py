@@ -22,7 +22,7 @@ import trio
 
 from .config import TransportSettings
 from .engineio import message_packet
-from .socketio_server import Ack, SocketIOServer, SocketRef
+from .socketio_server import Ack, SocketIOServer, SocketRef, Sockets
 from .transport import EngineConnection
 
 
@@ -66,23 +66,33 @@ class _EngineEcho:
         pass
 
 
+GREETING_DELAY = 0.02  # see _TestHandler.on_connect
+
+
 class _TestHandler:
-    def __init__(self) -> None:
-        self.server: SocketIOServer | None = None
+    def __init__(self, sockets: Sockets, nursery: trio.Nursery) -> None:
+        self.sockets = sockets
+        self.nursery = nursery
 
     async def on_connect(self, sock: SocketRef, auth: object) -> dict | None:
-        assert self.server is not None
-        self.server.emit([sock.sid], "auth", auth)  # goes out right after the CONNECT reply
+        # The suite reads one WebSocket message per event-loop turn (it re-arms its listener
+        # after each): Node's server sends this "auth" event in a later write than the CONNECT
+        # reply, and a client that reads both in one TCP read would miss it. So send it a
+        # moment after the reply, as a separate write.
+        self.nursery.start_soon(self._greet, sock.sid, auth)
         return None
+
+    async def _greet(self, sid: str, auth: object) -> None:
+        await trio.sleep(GREETING_DELAY)
+        self.sockets.emit([sid], "auth", auth)
 
     async def on_event(
         self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
     ) -> None:
-        assert self.server is not None
         if sock.namespace != "/":
             return
         if event == "message":
-            self.server.emit([sock.sid], "message-back", *args)
+            self.sockets.emit([sock.sid], "message-back", *args)
         elif event == "message-with-ack" and ack is not None:
             ack(*args)
 
@@ -90,20 +100,19 @@ class _TestHandler:
         pass
 
 
-def make_test_server(host: str, port: int) -> SocketIOServer:
-    handler = _TestHandler()
-    server = SocketIOServer(
-        test_settings(host, port), handler, extra_apps={"/engine.io/": _EngineEcho}
-    )
-    handler.server = server
-    return server
-
-
 async def serve_test_mode(
     host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the protocol test mode until cancelled; ``task_status.started(bound_port)``."""
-    await make_test_server(host, port).serve(task_status=task_status)
+    async with trio.open_nursery() as nursery:
+        sockets = Sockets()
+        server = SocketIOServer(
+            test_settings(host, port),
+            sockets,
+            _TestHandler(sockets, nursery),
+            extra_apps={"/engine.io/": _EngineEcho},
+        )
+        await server.serve(task_status=task_status)
 
 
 def main(argv: list[str] | None = None) -> int:

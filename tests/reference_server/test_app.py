@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import trio
+import trio.testing
 from taskchat.reference_server.app import ChatApp
 from taskchat.reference_server.auth import Verifier
 from taskchat.reference_server.chat import ChatRules, Identity, Member, PutMessage, Task
@@ -29,9 +30,8 @@ def make(typing_timeout: float = 5.0) -> tuple[ChatApp, Recorder, list[tuple[int
     store = Store(":memory:")
     members = {u: Member(u, u, "member") for u in ("ann", "bob")}
     rules = ChatRules(store, tasks=[Task("t1", "One", members=members)], typing_timeout=typing_timeout)
-    app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET))
     rec = Recorder()
-    app.server = rec  # type: ignore[assignment]
+    app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET), rec)
     acks: list[tuple[int, tuple[Any, ...]]] = []
     for sid, uid in (("a", "ann"), ("b", "bob")):
         rules.connect(sid, Identity(uid, uid.title(), uid.title(), ""))
@@ -83,22 +83,26 @@ def test_a_failed_commit_answers_internal_and_emits_nothing() -> None:
 
 
 def test_the_typing_loop_expires_typing_by_itself() -> None:
-    app, rec, _acks = make(typing_timeout=0.05)
+    app, rec, _acks = make(typing_timeout=5.0)
+    clock = trio.testing.MockClock(autojump_threshold=0)  # time passes only when all wait
+    seen: list[float] = []
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(app.typing_loop)
             sock = SocketRef("b", "/", "websocket", "127.0.0.1:1")
+            start = trio.current_time()
             await app.on_event(sock, Event.TYPING_START, [{"taskId": "t1"}], None)
-            with trio.fail_after(5):
-                while not any(e == Event.USER_STOPPED_TYPING for _t, e, _p in rec.sent):
-                    await trio.sleep(0.01)
+            while not any(e == Event.USER_STOPPED_TYPING for _t, e, _p in rec.sent):
+                await trio.sleep(0.1)
+            seen.append(trio.current_time() - start)
             nursery.cancel_scope.cancel()
 
-    trio.run(main)
+    trio.run(main, clock=clock)
     assert [(to, e) for to, e, _p in rec.sent] == [
         (("a",), Event.USER_TYPING), (("a", "b"), Event.USER_STOPPED_TYPING),
     ]
+    assert 5.0 <= seen[0] < 5.2  # on time, by trio's (mock) clock: no real waiting
 
 
 def test_a_crash_in_the_rules_fails_only_that_request() -> None:

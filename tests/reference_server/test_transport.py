@@ -16,7 +16,7 @@ import requests
 import socketio
 import trio
 import websocket
-from taskchat.reference_server.socketio_server import Ack, SocketIOServer, SocketRef
+from taskchat.reference_server.socketio_server import Ack, SocketRef, Sockets
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,7 +25,7 @@ class EchoHandler:
     """A tiny Handler: echoes, acks, broadcasts; records what happened."""
 
     def __init__(self) -> None:
-        self.server: SocketIOServer | None = None
+        self.server: Sockets | None = None
         self.connects: list[tuple[SocketRef, object]] = []
         self.disconnects: list[tuple[str, str]] = []
         self.events: list[tuple[str, str, list[object]]] = []
@@ -113,7 +113,7 @@ def test_roundtrip_with_python_socketio_client(wire_server: Any, transports: lis
         ref, auth = h.connects[0]
         assert auth == {"token": "t"} and ref.transport == transports[0] and ref.namespace == "/"
         assert ref.remote.startswith("127.0.0.1:")
-        assert srv.server.connected == 1
+        assert srv.sockets.connected == 1
     finally:
         c.disconnect()
     wait_until(lambda: h.disconnects, what="on_disconnect")
@@ -122,7 +122,7 @@ def test_roundtrip_with_python_socketio_client(wire_server: Any, transports: lis
         [(ref.sid, "client namespace disconnect")],
         [(ref.sid, "transport close")],
     )
-    wait_until(lambda: srv.server.connected == 0, what="connected == 0")
+    wait_until(lambda: srv.sockets.connected == 0, what="connected == 0")
 
 
 def test_client_namespace_disconnect(wire_server: Any) -> None:
@@ -177,9 +177,9 @@ def test_raw_polling_connect_then_upgrade(wire_server: Any) -> None:
         assert ws.recv() == "3probe"
         poller.join(5)
         assert pending["r"] == "6"
-        srv.call(srv.server.emit, [sid], "queued", 1)  # still polling until "5"
+        srv.call(srv.sockets.emit, [sid], "queued", 1)  # still polling until "5"
         assert requests.get(url, timeout=5).text == '42["queued",1]'
-        srv.call(srv.server.emit, [sid], "queued", 2)
+        srv.call(srv.sockets.emit, [sid], "queued", 2)
         ws.send("5")
         assert ws.recv() == '42["queued",2]'  # what was queued at the switch goes over WebSocket
         assert requests.get(url, timeout=5).status_code == 400
@@ -221,12 +221,12 @@ def test_server_disconnect(wire_server: Any) -> None:
     gone = threading.Event()
     c.on("disconnect", lambda *a: gone.set())
     sid = h.sids()[0]
-    srv.call(srv.server.disconnect, sid)
+    srv.call(srv.sockets.disconnect, sid)
     assert gone.wait(5)
     wait_until(lambda: h.disconnects, what="on_disconnect")
     assert h.disconnects == [(sid, "server namespace disconnect")]
-    srv.call(srv.server.emit, [sid], "ignored")  # unknown sids are ignored
-    srv.call(srv.server.disconnect, sid)
+    srv.call(srv.sockets.emit, [sid], "ignored")  # unknown sids are ignored
+    srv.call(srv.sockets.disconnect, sid)
 
 
 def test_emit_then_ack_order_and_events_in_order(wire_server: Any) -> None:
@@ -271,7 +271,7 @@ def test_slow_consumer_is_dropped_while_others_keep_up(wire_server: Any) -> None
     try:
         for i in range(1, 400):
             t0 = time.monotonic()
-            srv.call(srv.server.emit, [slow_sid, fast_sid], "big", {"i": i, "p": payload})
+            srv.call(srv.sockets.emit, [slow_sid, fast_sid], "big", {"i": i, "p": payload})
             wait_until(lambda i=i: len(fast.received) >= i, timeout=2, what=f"message {i}")
             worst = max(worst, time.monotonic() - t0)
             if any(s == slow_sid for s, _ in h.disconnects):
