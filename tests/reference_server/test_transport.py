@@ -383,3 +383,65 @@ def test_shutdown_closes_every_session_quickly(wire_server: Any, caplog: Any) ->
     lines = [r.getMessage() for r in caplog.records if r.name == "taskchat.reference_server.socketio"]
     assert sum(m.startswith("connect sid=") for m in lines) == 3
     assert sum(m.startswith("disconnect sid=") and "server shutting down" in m for m in lines) == 3
+
+
+def _masked(first: int, payload: bytes, mask: bytes = b"\x01\x02\x03\x04") -> bytes:
+    """One client frame (RFC 6455 5.2): ``first`` is FIN/RSV/opcode; masked unless ``mask``
+    is empty."""
+    n = len(payload)
+    length = bytes([n | (0x80 if mask else 0)]) if n < 126 else (
+        bytes([126 | (0x80 if mask else 0)]) + n.to_bytes(2, "big"))
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if mask else payload
+    return bytes([first]) + length + mask + body
+
+
+def _close_code_after(srv: Any, frame: bytes) -> int:
+    """Open a raw WebSocket session, send ``frame``, return the code of the server's close."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    try:
+        sock.sendall(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(4096)
+        buf = buf.split(b"\r\n\r\n", 1)[1]
+        sock.sendall(frame)
+        while True:  # server frames: unmasked, payloads < 64 KiB here
+            while len(buf) < 4:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise AssertionError("closed without a close frame")
+                buf += chunk
+            opcode, n, head = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                n, head = int.from_bytes(buf[2:4], "big"), 4
+            while len(buf) < head + n:
+                buf += sock.recv(4096)
+            payload, buf = buf[head : head + n], buf[head + n :]
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (_masked(0x81, b"40", mask=b""), 1002),  # an unmasked client frame
+        (_masked(0xC1, b"40"), 1002),  # RSV1 without an extension that defines it
+        (_masked(0x83, b"40"), 1002),  # a reserved opcode
+        (_masked(0x89, b"x" * 126), 1002),  # a ping over 125 bytes
+        (_masked(0x09, b"x"), 1002),  # a fragmented ping
+        (_masked(0x81, b"4\xff\xfe"), 1007),  # text that is not UTF-8
+        (_masked(0x81, b"4" + b"x" * 1500), 1009),  # over max_payload
+        (_masked(0x88, (1000).to_bytes(2, "big")), 1000),  # the client's own close
+    ],
+)
+def test_websocket_protocol_violations_close_with_their_code(
+    wire_server: Any, frame: bytes, code: int
+) -> None:
+    srv = wire_server(EchoHandler(), max_payload=1000)
+    assert _close_code_after(srv, frame) == code
