@@ -232,10 +232,10 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_worker(cfg_json: str) -> None:
+def load_worker(cfg_path: str) -> None:
     import trio
 
-    print(json.dumps(trio.run(_load, json.loads(cfg_json))), flush=True)
+    print(json.dumps(trio.run(_load, json.loads(Path(cfg_path).read_text()))), flush=True)
 
 
 # ---------------------------------------------------------------------- the servers
@@ -335,9 +335,12 @@ def run_load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
               for r in range(args.rooms)]
     cfg = {"host": "127.0.0.1", "port": port, "pid": pid, "rooms": args.rooms,
            "users": args.users, "rate": args.rate, "duration": args.duration, "tokens": tokens}
-    out = subprocess.run([sys.executable, "-m", "benchmarks.server_bench", "--load-worker",
-                          json.dumps(cfg)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=args.duration + 120)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="taskchat-load-") as f:
+        json.dump(cfg, f)  # a file: a thousand tokens are too long for a command line
+        f.flush()
+        out = subprocess.run([sys.executable, "-m", "benchmarks.server_bench", "--load-worker",
+                              f.name], cwd=ROOT, capture_output=True, text=True,
+                             timeout=args.duration + 120)
     if out.returncode != 0:
         raise RuntimeError(f"load worker failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -472,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-node", action="store_true", help="skip Node socket.io")
     p.add_argument("--profile", metavar="DIR", type=Path, default=None,
                    help="also profile the reference server with py-spy, output in DIR")
-    p.add_argument("--load-worker", metavar="JSON", help=argparse.SUPPRESS)
+    p.add_argument("--load-worker", metavar="FILE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.load_worker:
         load_worker(args.load_worker)

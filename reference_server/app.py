@@ -6,8 +6,10 @@ effects, the writes go to the store, and the emits and the ack wait in an ordere
 their writes are committed (CONTRACT §8: nothing goes out before it is durable). The outbox is
 one FIFO for the whole server, so the order the rules decided is the order sockets see, and a
 request without writes (typing, join) queued behind a pending send waits its turn rather than
-overtaking it. Each ``on_event`` returns only when its effects went out, which keeps one
-request in flight per socket.
+overtaking it. So ``on_event`` need not wait for its commit: it returns once its effects are
+queued, and the socket's next request is handled while the commit runs (the FIFO keeps them in
+order); only a socket with ``IN_FLIGHT_LIMIT`` requests waiting for commits waits for its own,
+which bounds what one client can queue.
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskchat.server")
 
 
+IN_FLIGHT_LIMIT = 32  # requests of one socket waiting for their commit before it waits
+
+
 @dataclass(slots=True)
 class _Entry:
     ticket: int
     effects: list[Effect]
     ack: Ack | None
+    owner: str | None = None  # the socket whose request this is
     done: bool = False
     released: trio.Event | None = field(default=None)
 
@@ -82,6 +88,7 @@ class ChatApp:
         self.verifier = verifier
         self.outlet = outlet
         self._outbox: deque[_Entry] = deque()
+        self._in_flight: dict[str, int] = {}  # sid -> its entries still in the outbox
         self._typing_wake = trio.Event()
         self._typing_deadline: float | None = None
         self.clock = TrioWallClock()
@@ -112,8 +119,10 @@ class ChatApp:
         except Exception:
             log.exception("event=internal_error sid=%s name=%s", sock.sid, event[:64])
             effects = self.rules.internal_error(sock.sid, event, args)
-        await self.execute(effects, ack)
+        entry = self.enqueue(effects, ack, owner=sock.sid)
         self._check_typing()
+        if not entry.done and self._in_flight.get(sock.sid, 0) > IN_FLIGHT_LIMIT:
+            await self._released(entry)
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
         identity = self.rules.identity(sock.sid)
@@ -128,15 +137,22 @@ class ChatApp:
 
     async def execute(self, effects: list[Effect], ack: Ack | None = None) -> None:
         """Submit the writes, then wait until the effects went out (after their commit)."""
-        entry = self.enqueue(effects, ack)
+        await self._released(self.enqueue(effects, ack))
+
+    @staticmethod
+    async def _released(entry: _Entry) -> None:
         if not entry.done:
             entry.released = trio.Event()
             await entry.released.wait()
 
-    def enqueue(self, effects: list[Effect], ack: Ack | None = None) -> _Entry:
+    def enqueue(
+        self, effects: list[Effect], ack: Ack | None = None, *, owner: str | None = None
+    ) -> _Entry:
         writes = [e for e in effects if isinstance(e, WRITE_TYPES)]
         ticket = self.store.submit(writes) if writes else 0
-        entry = _Entry(ticket, effects, ack)
+        entry = _Entry(ticket, effects, ack, owner)
+        if owner is not None:
+            self._in_flight[owner] = self._in_flight.get(owner, 0) + 1
         self._outbox.append(entry)
         self.drain()
         return entry
@@ -146,6 +162,13 @@ class ChatApp:
         committed = self.store.committed
         while self._outbox and self._outbox[0].ticket <= committed:
             entry = self._outbox.popleft()
+            owner = entry.owner
+            if owner is not None:
+                left = self._in_flight[owner] - 1
+                if left:
+                    self._in_flight[owner] = left
+                else:
+                    del self._in_flight[owner]
             try:
                 self._perform(entry)
             except Exception:

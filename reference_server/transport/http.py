@@ -32,15 +32,22 @@ class HttpConnection:
     def __init__(self, stream: trio.SocketStream, write_timeout: float) -> None:
         self.stream = stream
         self.write_timeout = write_timeout
-        self._h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_SIZE)
+        self._h: h11.Connection | None = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=MAX_HEADER_SIZE
+        )
         try:
             host, port = stream.socket.getpeername()[:2]
             self.remote = f"{host}:{port}"
         except OSError:
             self.remote = "?"
 
+    @property
+    def _parser(self) -> h11.Connection:
+        assert self._h is not None, "the connection is a WebSocket now"
+        return self._h
+
     async def _event(self) -> object:
-        h = self._h
+        h = self._parser
         while True:
             event = h.next_event()
             if event is h11.NEED_DATA:
@@ -51,7 +58,7 @@ class HttpConnection:
     async def next_request(self) -> h11.Request | None:
         """The next request's head; None when the connection should end (closed, idle too
         long, or not HTTP: then a 4xx went out)."""
-        h = self._h
+        h = self._parser
         if h.our_state is h11.MUST_CLOSE or h.their_state is h11.MUST_CLOSE:
             return None
         if h.our_state is h11.DONE:
@@ -99,7 +106,7 @@ class HttpConnection:
     ) -> None:
         """Send one response (BrokenResourceError if the peer went away or did not read it
         within the write timeout)."""
-        h = self._h
+        h = self._parser
         if not any(name.lower() == b"content-length" for name, _ in headers):
             headers = [*headers, (b"content-length", str(len(body)).encode())]
         if close:
@@ -121,10 +128,14 @@ class HttpConnection:
     def switch_protocols(self, headers: Headers) -> tuple[bytes, bytes]:
         """The 101 response's bytes, and what the peer sent after its request (the first
         WebSocket bytes). The HTTP state is dropped: a WebSocket does not keep it."""
-        h = self._h
+        h = self._parser
         data = h.send(h11.InformationalResponse(status_code=101, headers=headers))
         trailing, _closed = h.trailing_data
         return data, trailing
+
+    def forget_http(self) -> None:
+        """The connection is a WebSocket now: drop the HTTP parser (a few KB per socket)."""
+        self._h = None
 
     async def aclose(self) -> None:
         """Close gracefully: send FIN, then read (and drop) what the peer still sends until it

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +19,7 @@ from ..config import TransportSettings
 from ..engineio_http import EioError
 from .http import BROKEN, TEXT_PLAIN, Headers, HttpConnection, TooLarge
 from .polling import serve_get, serve_post
-from .sessions import AppFactory, Sessions
+from .sessions import AppFactory, EngineConnection, Sessions
 from .websocket import WebSocket
 
 log = logging.getLogger("taskchat.reference_server.transport")
@@ -27,6 +28,15 @@ HttpCallback = Callable[[str, str, Headers, bytes], Awaitable[tuple[int, Headers
 
 _EIO_TEXT: Final = (b"content-type", b"text/plain; charset=UTF-8")
 _JSON: Final = (b"content-type", b"application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class _Upgrade:
+    """A WebSocket that now carries (or probes for) a session: the connection's task runs it."""
+
+    conn: EngineConnection
+    ws: WebSocket
+    probe: bool
 
 
 class Transport:
@@ -66,7 +76,13 @@ class Transport:
                 req = await http.next_request()
                 if req is None:
                     return
-                if not await self._request(http, req, sessions):
+                result = await self._request(http, req, sessions)
+                del req  # a WebSocket keeps none of the HTTP request's state
+                if isinstance(result, _Upgrade):
+                    http.forget_http()
+                    await result.conn.run_websocket(result.ws, result.probe)
+                    return
+                if not result:
                     return
         except (h11.ProtocolError, *BROKEN):
             return
@@ -75,8 +91,10 @@ class Transport:
         finally:
             await http.aclose()
 
-    async def _request(self, http: HttpConnection, req: h11.Request, sessions: Sessions) -> bool:
-        """Serve one request; False: the connection is done (closed, or a WebSocket ended)."""
+    async def _request(
+        self, http: HttpConnection, req: h11.Request, sessions: Sessions
+    ) -> bool | _Upgrade:
+        """Serve one request; False: the connection is done; an upgrade: run that WebSocket."""
         target = req.target.decode("latin-1")
         url = urlsplit(target)
         method = req.method.decode("latin-1").upper()
@@ -101,7 +119,9 @@ class Transport:
         )
         answer = await self._engineio(http, decision, app_path, body, sessions)
         if answer is None:
-            return False  # a WebSocket ran on this connection
+            return False  # a refused WebSocket: closed already
+        if isinstance(answer, _Upgrade):
+            return answer
         if answer is True:
             return True  # answered already (a poll)
         if isinstance(answer, EioError):
@@ -114,8 +134,8 @@ class Transport:
     async def _engineio(
         self, http: HttpConnection, decision: route_of.Route, app_path: str,
         body: bytes | None, sessions: Sessions,
-    ) -> tuple[int, Headers, bytes] | EioError | bool | None:
-        """None: the connection became a WebSocket (and is over); True: answered."""
+    ) -> tuple[int, Headers, bytes] | EioError | _Upgrade | bool | None:
+        """True: answered; None: the connection is over."""
         text = [_EIO_TEXT, *self._cors]
         if isinstance(decision, route_of.Preflight):
             allow = [(b"access-control-allow-methods", b"GET, POST"),
@@ -147,7 +167,7 @@ class Transport:
     async def _websocket(
         self, http: HttpConnection, decision: route_of.Open | route_of.Probe, app_path: str,
         sessions: Sessions,
-    ) -> EioError | None:
+    ) -> EioError | _Upgrade | None:
         if isinstance(decision, route_of.Probe):
             conn = sessions.get(decision.sid, app_path)
             if conn is None:
@@ -171,8 +191,7 @@ class Transport:
             else:
                 conn.abort(eio.REASON_TRANSPORT_CLOSE)
             return None
-        await conn.run_websocket(ws, probe)
-        return None
+        return _Upgrade(conn, ws, probe)
 
     async def _write(self, http: HttpConnection, data: bytes) -> bool:
         with trio.move_on_after(self.settings.write_timeout):

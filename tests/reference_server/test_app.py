@@ -7,7 +7,7 @@ from typing import Any
 
 import trio
 import trio.testing
-from taskchat.reference_server.app import ChatApp
+from taskchat.reference_server.app import IN_FLIGHT_LIMIT, ChatApp
 from taskchat.reference_server.auth import Verifier
 from taskchat.reference_server.chat import ChatRules, Identity, Member, PutMessage, Task
 from taskchat.reference_server.config import ServerConfig
@@ -26,10 +26,11 @@ class Recorder:
         self.sent.append((tuple(sids), event, args[0]))
 
 
-def make(typing_timeout: float = 5.0) -> tuple[ChatApp, Recorder, list[tuple[int, tuple[Any, ...]]]]:
+def make(typing_timeout: float = 5.0, rate_limit: int = 20) -> tuple[ChatApp, Recorder, list[tuple[int, tuple[Any, ...]]]]:
     store = Store(":memory:")
     members = {u: Member(u, u, "member") for u in ("ann", "bob")}
-    rules = ChatRules(store, tasks=[Task("t1", "One", members=members)], typing_timeout=typing_timeout)
+    rules = ChatRules(store, tasks=[Task("t1", "One", members=members)], typing_timeout=typing_timeout,
+                      rate_limit=rate_limit)
     rec = Recorder()
     app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET), rec)
     acks: list[tuple[int, tuple[Any, ...]]] = []
@@ -122,3 +123,35 @@ def test_a_crash_in_the_rules_fails_only_that_request() -> None:
     assert acks[0][1][0]["error"]["code"] == ErrorCode.INTERNAL
     assert rec.sent[0][1] == Event.ERROR and rec.sent[0][2]["code"] == ErrorCode.INTERNAL
     assert acks[1] == (4, ({"ok": True},))
+
+
+def test_a_socket_pipelines_its_requests_up_to_a_bound() -> None:
+    """A socket's next request is handled while its last one's commit runs, in order, but one
+    client cannot queue without limit: past IN_FLIGHT_LIMIT it waits for its own commits."""
+    app, rec, acks = make(rate_limit=0)
+    sock = SocketRef("a", "/", "websocket", "127.0.0.1:1")
+    returned: list[int] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def sender() -> None:
+                for i in range(IN_FLIGHT_LIMIT + 5):
+                    send = [{"taskId": "t1", "message": f"m{i}"}]
+                    await app.on_event(sock, Event.SEND_MESSAGE, send,
+                                       Ack(i, lambda i, a: acks.append((i, a))))
+                    returned.append(i)
+
+            nursery.start_soon(sender)
+            await trio.testing.wait_all_tasks_blocked()
+            assert returned == list(range(IN_FLIGHT_LIMIT)) and acks == []  # nothing committed
+            app.store.commit_pending()
+            app.drain()
+            await trio.testing.wait_all_tasks_blocked()
+            assert returned == list(range(IN_FLIGHT_LIMIT + 5))
+            assert [i for i, _a in acks] == list(range(IN_FLIGHT_LIMIT + 1))  # in order
+            assert all(a[0]["ok"] for _i, a in acks)
+
+    trio.run(main)
+    texts = [p["message"]["message"] for _to, e, p in rec.sent if e == Event.NEW_MESSAGE]
+    assert texts == [f"m{i}" for i in range(IN_FLIGHT_LIMIT + 1)]
