@@ -6,10 +6,11 @@ effects, the writes go to the store, and the emits and the ack wait in an ordere
 their writes are committed (CONTRACT §8: nothing goes out before it is durable). The outbox is
 one FIFO for the whole server, so the order the rules decided is the order sockets see, and a
 request without writes (typing, join) queued behind a pending send waits its turn rather than
-overtaking it. So ``on_event`` need not wait for its commit: it returns once its effects are
-queued, and the socket's next request is handled while the commit runs (the FIFO keeps them in
-order); only a socket with ``IN_FLIGHT_LIMIT`` requests waiting for commits waits for its own,
-which bounds what one client can queue.
+overtaking it. So ``on_event`` need not wait for its commit: it is synchronous, called by the
+connection's reader as the event arrives, and returns once the effects are queued; the socket's
+next request is handled while the commit runs (the FIFO keeps them in order). A socket with
+``IN_FLIGHT_LIMIT`` requests waiting for commits is ``backlogged``: its connection stops
+reading until they drain, which bounds what one client can queue.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class ChatApp:
         self.outlet = outlet
         self._outbox: deque[_Entry] = deque()
         self._in_flight: dict[str, int] = {}  # sid -> its entries still in the outbox
+        self._drained: trio.Event | None = None  # set when entries left the outbox
         self._typing_wake = trio.Event()
         self._typing_deadline: float | None = None
         self.clock = TrioWallClock()
@@ -111,18 +113,23 @@ class ChatApp:
         )
         return None
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None:
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
         try:
             effects = self.rules.handle_event(sock.sid, event, args, self.clock())
         except Exception:
             log.exception("event=internal_error sid=%s name=%s", sock.sid, event[:64])
             effects = self.rules.internal_error(sock.sid, event, args)
-        entry = self.enqueue(effects, ack, owner=sock.sid)
+        self.enqueue(effects, ack, owner=sock.sid)
         self._check_typing()
-        if not entry.done and self._in_flight.get(sock.sid, 0) > IN_FLIGHT_LIMIT:
-            await self._released(entry)
+
+    def backlogged(self, sock: SocketRef) -> bool:
+        return self._in_flight.get(sock.sid, 0) >= IN_FLIGHT_LIMIT
+
+    async def wait_capacity(self, sock: SocketRef) -> None:
+        while self.backlogged(sock):
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
         identity = self.rules.identity(sock.sid)
@@ -137,10 +144,7 @@ class ChatApp:
 
     async def execute(self, effects: list[Effect], ack: Ack | None = None) -> None:
         """Submit the writes, then wait until the effects went out (after their commit)."""
-        await self._released(self.enqueue(effects, ack))
-
-    @staticmethod
-    async def _released(entry: _Entry) -> None:
+        entry = self.enqueue(effects, ack)
         if not entry.done:
             entry.released = trio.Event()
             await entry.released.wait()
@@ -176,6 +180,9 @@ class ChatApp:
             entry.done = True
             if entry.released is not None:
                 entry.released.set()
+            if self._drained is not None:
+                self._drained.set()
+                self._drained = None
 
     def _perform(self, entry: _Entry) -> None:
         outlet = self.outlet

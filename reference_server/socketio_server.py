@@ -71,15 +71,23 @@ class Ack:
 
 
 class Handler(Protocol):
-    """Implemented by the chat app."""
+    """Implemented by the chat app.
+
+    ``on_event`` is synchronous and called from the connection's reader, in arrival order, as
+    each event arrives (no task hand-off per event): it must not block; slow work goes to a
+    task of the handler's own. While ``backlogged`` says a socket's requests should wait, its
+    connection stops reading until ``wait_capacity`` returns."""
 
     async def on_connect(self, sock: SocketRef, auth: object) -> dict | None:
         """None accepts; a dict refuses, sent as the CONNECT_ERROR payload."""
         ...
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None: ...
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
+        ...
+
+    def backlogged(self, sock: SocketRef) -> bool: ...
+
+    async def wait_capacity(self, sock: SocketRef) -> None: ...
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None: ...
 
@@ -105,27 +113,28 @@ REASON_SLOW_CONSUMER = eio.REASON_SLOW_CONSUMER  # send queue over its limit / w
 REASON_PAYLOAD_TOO_LARGE = eio.REASON_PAYLOAD_TOO_LARGE  # a message over max_payload
 REASON_SHUTDOWN = REASON_SHUTDOWN  # serve() was cancelled
 
-INBOX_LIMIT = 256  # events waiting for one socket's handler before its connection stops reading
+INBOX_LIMIT = 256  # events waiting for on_connect to finish before the connection stops reading
 REFUSAL_ON_ERROR = {"message": "Internal server error"}
 
 log = logging.getLogger("taskchat.reference_server.socketio")
 
 
 class _Socket:
-    """One Socket.IO socket's handler side: its inbox and the task that runs the handler.
-    Its protocol state (connecting, connected, the acks it owes) is the sans-IO layer's."""
+    """One Socket.IO socket's handler side. Its protocol state (connecting, connected, the
+    acks it owes) is the sans-IO layer's; this holds what the handler has been told."""
 
     __slots__ = (
         "accepted",
         "app",
         "closed",
+        "connecting",
+        "greeted",
         "inbox",
         "namespace",
         "opened_at",
         "reason",
         "ref",
         "sid",
-        "signal",
     )
 
     def __init__(self, app: _SioApp, ref: SocketRef) -> None:
@@ -133,11 +142,11 @@ class _Socket:
         self.ref = ref
         self.sid = ref.sid
         self.namespace = ref.namespace
-        self.closed = False
+        self.connecting = True  # on_connect runs: events wait in the inbox
+        self.greeted = False  # on_connect accepted: on_disconnect is owed
         self.accepted = False  # the CONNECT reply went out
-        # events for the handler loop, which swaps the list out (a deque costs 600 bytes)
+        self.closed = False
         self.inbox: list[tuple[str, list[object], Ack | None]] = []
-        self.signal = Signal()
         self.reason: str | None = None
         self.opened_at = trio.current_time()
 
@@ -145,19 +154,22 @@ class _Socket:
         self.app.sio.send_ack(self.namespace, ack_id, args)
 
     def end(self, reason: str) -> None:
-        """The socket is disconnected (its handler loop finishes, then on_disconnect)."""
+        """The socket is disconnected; the handler hears of it (on_disconnect) once it was
+        greeted and on_connect has finished."""
         if self.closed:
             return
         self.closed = True
         self.reason = reason
+        self.inbox = []
         self.app.forget(self)
-        self.signal.set()
+        if self.greeted and not self.connecting:
+            self.app.conn.start_soon(self.app.server.run_disconnect, self)
 
 
 class _SioApp:
     """Socket.IO on one Engine.IO session (an ``EngineApp`` for the transport)."""
 
-    __slots__ = ("_capacity", "_capacity_waiting", "conn", "server", "sio", "sockets")
+    __slots__ = ("_capacity", "conn", "handler", "server", "sio", "sockets")
 
     def __init__(self, server: SocketIOServer, conn: EngineConnection) -> None:
         self.server = server
@@ -170,8 +182,8 @@ class _SioApp:
             send=conn.send_many,
         )
         self.sockets: dict[str, _Socket] = {}
-        self._capacity = Signal()
-        self._capacity_waiting = False
+        self.handler = server.handler
+        self._capacity = Signal()  # an inbox was taken, or the session closed
 
     def receive(self, data: str | bytes) -> None:
         for ev in self.sio.receive(data):
@@ -181,8 +193,10 @@ class _SioApp:
                 if sock is None:
                     continue
                 ack = None if ev.ack_id is None else Ack(ev.ack_id, sock.answer)
-                sock.inbox.append((ev.event, ev.args, ack))
-                sock.signal.set()
+                if sock.connecting:
+                    sock.inbox.append((ev.event, ev.args, ack))
+                else:
+                    self.dispatch(sock, ev.event, ev.args, ack)
             elif kind is sio.ConnectRequest:
                 self._connect(ev.namespace, ev.auth)
             elif kind is sio.ClientDisconnected:
@@ -196,7 +210,23 @@ class _SioApp:
         sock = _Socket(self, ref)
         self.sockets[namespace] = sock
         self.server.sockets.add(sock)
-        conn.start_soon(self.server.run_socket, sock, auth)
+        conn.start_soon(self.server.run_connect, sock, auth)
+
+    def dispatch(self, sock: _Socket, event: str, args: list[object], ack: Ack | None) -> None:
+        try:
+            self.handler.on_event(sock.ref, event, args, ack)
+        except Exception:
+            log.exception("on_event failed sid=%s event=%r", sock.sid, event)
+
+    def connected(self, sock: _Socket) -> None:
+        """on_connect finished: what arrived meanwhile goes to the handler, in order."""
+        sock.connecting = False
+        inbox, sock.inbox = sock.inbox, []
+        for event, args, ack in inbox:
+            if sock.closed:
+                break
+            self.dispatch(sock, event, args, ack)
+        self._capacity.set()
 
     def send(self, namespace: str, pkts: tuple[OutPacket, ...]) -> None:
         """The route out for a socket's events (acks take the same one, in the layer)."""
@@ -221,20 +251,27 @@ class _SioApp:
 
     @property
     def backlogged(self) -> bool:
-        return any(len(sock.inbox) >= INBOX_LIMIT for sock in self.sockets.values())
-
-    def inbox_taken(self) -> None:
-        """A handler loop took its inbox: a reader waiting for room may read again."""
-        if self._capacity_waiting:
-            self._capacity.set()
+        for sock in self.sockets.values():
+            if len(sock.inbox) >= INBOX_LIMIT or (
+                not sock.connecting and self.handler.backlogged(sock.ref)
+            ):
+                return True
+        return False
 
     async def wait_capacity(self) -> None:
-        try:
-            while self.backlogged and not self.conn.core.closed:
-                self._capacity_waiting = True
-                await self._capacity.wait()
-        finally:
-            self._capacity_waiting = False
+        while not self.conn.core.closed:
+            sock = next((s for s in self.sockets.values() if len(s.inbox) >= INBOX_LIMIT), None)
+            if sock is not None:
+                await self._capacity.wait()  # on_connect still runs
+                continue
+            sock = next(
+                (s for s in self.sockets.values()
+                 if not s.connecting and self.handler.backlogged(s.ref)),
+                None,
+            )
+            if sock is None:
+                return
+            await self.handler.wait_capacity(sock.ref)
 
 
 class Sockets:
@@ -332,99 +369,68 @@ class SocketIOServer:
         session: close frames go out, ``on_disconnect`` runs, within about a second)."""
         await self._transport.serve(task_status=task_status)
 
-    # -- one socket's handler loop --------------------------------------------------------
+    # -- a socket's handler tasks: on_connect, on_disconnect ------------------------------
 
-    async def run_socket(self, sock: _Socket, auth: object) -> None:
-        """on_connect, then on_event one at a time in arrival order, then on_disconnect."""
+    async def run_connect(self, sock: _Socket, auth: object) -> None:
+        """on_connect, then the CONNECT reply (or CONNECT_ERROR); events are dispatched from
+        then on by the connection's reader, with no task of their own."""
         handler = self.handler
         ref = sock.ref
         app = sock.app
-        accepted = False
-        cancelled = False
         try:
             try:
                 refusal = await handler.on_connect(ref, auth)
             except Exception:
                 log.exception("on_connect failed sid=%s", ref.sid)
                 refusal = REFUSAL_ON_ERROR
-            if refusal is not None:
-                app.sio.refuse(sock.namespace, refusal)
-                sock.end("refused")
-                # the app logs the connection events at info, with the user and the refusal code
-                log.debug(
-                    "connect_refused sid=%s nsp=%s remote=%s",
-                    ref.sid,
-                    ref.namespace,
-                    ref.remote,
-                    extra={
-                        "event": "connect_refused",
-                        "sid": ref.sid,
-                        "nsp": ref.namespace,
-                        "remote": ref.remote,
-                    },
-                )
-                return
-            accepted = True
-            if not sock.closed and app.sio.accept(sock.namespace, ref.sid):
-                self.sockets.accepted(sock)
-                log.debug(
-                    "connect sid=%s nsp=%s transport=%s remote=%s",
-                    ref.sid,
-                    ref.namespace,
-                    ref.transport,
-                    ref.remote,
-                    extra={
-                        "event": "connect",
-                        "sid": ref.sid,
-                        "nsp": ref.namespace,
-                        "transport": ref.transport,
-                        "remote": ref.remote,
-                    },
-                )
-            elif not sock.closed:
-                sock.end(app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
-            while True:
-                batch = sock.inbox
-                if batch:
-                    sock.inbox = []
-                    app.inbox_taken()
-                    for event, args, ack in batch:
-                        try:
-                            await handler.on_event(ref, event, args, ack)
-                        except Exception:
-                            log.exception("on_event failed sid=%s event=%r", ref.sid, event)
-                elif sock.closed:
-                    break
-                else:
-                    await sock.signal.wait()
         except trio.Cancelled:
-            cancelled = True
+            sock.connecting = False
+            sock.end(REASON_SHUTDOWN)  # not greeted: nothing owed to the handler
             raise
-        except Exception:  # pragma: no cover - a bug ends this socket, not the server
-            log.exception("socket loop failed sid=%s", ref.sid)
-        finally:
-            if not sock.closed:
-                sock.end(REASON_SHUTDOWN if cancelled else REASON_TRANSPORT_CLOSE)
-            if accepted:
-                reason = sock.reason or REASON_SHUTDOWN
-                log.debug(
-                    "disconnect sid=%s nsp=%s reason=%r duration=%.3fs",
-                    ref.sid,
-                    ref.namespace,
-                    reason,
-                    trio.current_time() - sock.opened_at,
-                    extra={
-                        "event": "disconnect",
-                        "sid": ref.sid,
-                        "nsp": ref.namespace,
-                        "reason": reason,
-                        "remote": ref.remote,
-                    },
-                )
-                with trio.CancelScope(shield=cancelled) as scope:
-                    if cancelled:
-                        scope.deadline = trio.current_time() + CLOSE_TIMEOUT
-                    try:
-                        await handler.on_disconnect(ref, reason)
-                    except Exception:
-                        log.exception("on_disconnect failed sid=%s", ref.sid)
+        if refusal is not None:
+            sock.connecting = False
+            app.sio.refuse(sock.namespace, refusal)
+            sock.end("refused")
+            # the app logs the connection events at info, with the user and the refusal code
+            log.debug(
+                "connect_refused sid=%s nsp=%s remote=%s", ref.sid, ref.namespace, ref.remote,
+                extra={"event": "connect_refused", "sid": ref.sid, "nsp": ref.namespace,
+                       "remote": ref.remote},
+            )
+            return
+        sock.greeted = True
+        if not sock.closed and app.sio.accept(sock.namespace, ref.sid):
+            self.sockets.accepted(sock)
+            log.debug(
+                "connect sid=%s nsp=%s transport=%s remote=%s",
+                ref.sid, ref.namespace, ref.transport, ref.remote,
+                extra={"event": "connect", "sid": ref.sid, "nsp": ref.namespace,
+                       "transport": ref.transport, "remote": ref.remote},
+            )
+            app.connected(sock)
+            return
+        sock.connecting = False
+        if sock.closed:
+            await self.run_disconnect(sock)  # it went away while on_connect ran
+        else:
+            sock.end(app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
+
+    async def run_disconnect(self, sock: _Socket) -> None:
+        """on_disconnect of a greeted socket. At shutdown it runs shielded, briefly: the
+        server's nursery is cancelled, and the app still has to forget the socket."""
+        ref = sock.ref
+        reason = sock.reason or REASON_SHUTDOWN
+        log.debug(
+            "disconnect sid=%s nsp=%s reason=%r duration=%.3fs",
+            ref.sid, ref.namespace, reason, trio.current_time() - sock.opened_at,
+            extra={"event": "disconnect", "sid": ref.sid, "nsp": ref.namespace,
+                   "reason": reason, "remote": ref.remote},
+        )
+        shutdown = reason == REASON_SHUTDOWN
+        with trio.CancelScope(shield=shutdown) as scope:
+            if shutdown:
+                scope.deadline = trio.current_time() + CLOSE_TIMEOUT
+            try:
+                await self.handler.on_disconnect(ref, reason)
+            except Exception:
+                log.exception("on_disconnect failed sid=%s", ref.sid)

@@ -86,15 +86,19 @@ class _TestHandler:
         await trio.sleep(GREETING_DELAY)
         self.sockets.emit([sid], "auth", auth)
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None:
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
         if sock.namespace != "/":
             return
         if event == "message":
             self.sockets.emit([sock.sid], "message-back", *args)
         elif event == "message-with-ack" and ack is not None:
             ack(*args)
+
+    def backlogged(self, sock: SocketRef) -> bool:
+        return False
+
+    async def wait_capacity(self, sock: SocketRef) -> None:  # pragma: no cover - never
+        pass
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
         pass

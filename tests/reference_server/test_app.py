@@ -93,7 +93,7 @@ def test_the_typing_loop_expires_typing_by_itself() -> None:
             nursery.start_soon(app.typing_loop)
             sock = SocketRef("b", "/", "websocket", "127.0.0.1:1")
             start = trio.current_time()
-            await app.on_event(sock, Event.TYPING_START, [{"taskId": "t1"}], None)
+            app.on_event(sock, Event.TYPING_START, [{"taskId": "t1"}], None)
             while not any(e == Event.USER_STOPPED_TYPING for _t, e, _p in rec.sent):
                 await trio.sleep(0.1)
             seen.append(trio.current_time() - start)
@@ -116,8 +116,8 @@ def test_a_crash_in_the_rules_fails_only_that_request() -> None:
     sock = SocketRef("a", "/", "websocket", "127.0.0.1:1")
 
     async def main() -> None:
-        await app.on_event(sock, Event.TYPING_STOP, [{"taskId": "t1"}], Ack(3, lambda i, a: acks.append((i, a))))
-        await app.on_event(sock, Event.TYPING_START, [{"taskId": "t1"}], Ack(4, lambda i, a: acks.append((i, a))))
+        app.on_event(sock, Event.TYPING_STOP, [{"taskId": "t1"}], Ack(3, lambda i, a: acks.append((i, a))))
+        app.on_event(sock, Event.TYPING_START, [{"taskId": "t1"}], Ack(4, lambda i, a: acks.append((i, a))))
 
     trio.run(main)
     assert acks[0][1][0]["error"]["code"] == ErrorCode.INTERNAL
@@ -127,31 +127,38 @@ def test_a_crash_in_the_rules_fails_only_that_request() -> None:
 
 def test_a_socket_pipelines_its_requests_up_to_a_bound() -> None:
     """A socket's next request is handled while its last one's commit runs, in order, but one
-    client cannot queue without limit: past IN_FLIGHT_LIMIT it waits for its own commits."""
+    client cannot queue without limit: past IN_FLIGHT_LIMIT it is backlogged (its connection
+    stops reading) until its commits drain."""
     app, rec, acks = make(rate_limit=0)
     sock = SocketRef("a", "/", "websocket", "127.0.0.1:1")
-    returned: list[int] = []
+    other = SocketRef("b", "/", "websocket", "127.0.0.1:2")
+    waited: list[str] = []
+
+    def send(i: int) -> None:
+        app.on_event(sock, Event.SEND_MESSAGE, [{"taskId": "t1", "message": f"m{i}"}],
+                     Ack(i, lambda i, a: acks.append((i, a))))
 
     async def main() -> None:
+        for i in range(IN_FLIGHT_LIMIT - 1):
+            send(i)
+        assert not app.backlogged(sock) and acks == []  # nothing committed yet
+        send(IN_FLIGHT_LIMIT - 1)
+        assert app.backlogged(sock) and not app.backlogged(other)
         async with trio.open_nursery() as nursery:
 
-            async def sender() -> None:
-                for i in range(IN_FLIGHT_LIMIT + 5):
-                    send = [{"taskId": "t1", "message": f"m{i}"}]
-                    await app.on_event(sock, Event.SEND_MESSAGE, send,
-                                       Ack(i, lambda i, a: acks.append((i, a))))
-                    returned.append(i)
+            async def reader() -> None:
+                await app.wait_capacity(sock)
+                waited.append("read again")
 
-            nursery.start_soon(sender)
+            nursery.start_soon(reader)
             await trio.testing.wait_all_tasks_blocked()
-            assert returned == list(range(IN_FLIGHT_LIMIT)) and acks == []  # nothing committed
+            assert waited == []
             app.store.commit_pending()
             app.drain()
-            await trio.testing.wait_all_tasks_blocked()
-            assert returned == list(range(IN_FLIGHT_LIMIT + 5))
-            assert [i for i, _a in acks] == list(range(IN_FLIGHT_LIMIT + 1))  # in order
-            assert all(a[0]["ok"] for _i, a in acks)
+        assert waited == ["read again"] and not app.backlogged(sock)
 
     trio.run(main)
+    assert [i for i, _a in acks] == list(range(IN_FLIGHT_LIMIT))  # in order
+    assert all(a[0]["ok"] for _i, a in acks)
     texts = [p["message"]["message"] for _to, e, p in rec.sent if e == Event.NEW_MESSAGE]
-    assert texts == [f"m{i}" for i in range(IN_FLIGHT_LIMIT + 1)]
+    assert texts == [f"m{i}" for i in range(IN_FLIGHT_LIMIT)]

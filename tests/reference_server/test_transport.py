@@ -38,9 +38,7 @@ class EchoHandler:
             self.connects.append((sock, auth))
         return None
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None:
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
         assert self.server is not None
         with self.lock:
             self.events.append((sock.sid, event, args))
@@ -53,10 +51,20 @@ class EchoHandler:
             ack("second")
             with pytest.raises(RuntimeError):
                 ack("third")
-        elif event == "sleep":
-            await trio.sleep(float(args[0]))  # type: ignore[arg-type]
-            if ack is not None:
-                ack("slept")
+        elif event == "sleep":  # slow work: in a task of its own, as the Handler says
+            trio.lowlevel.spawn_system_task(self._sleep, float(args[0]), ack)  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _sleep(seconds: float, ack: Ack | None) -> None:
+        await trio.sleep(seconds)
+        if ack is not None:
+            ack("slept")
+
+    def backlogged(self, sock: SocketRef) -> bool:
+        return False
+
+    async def wait_capacity(self, sock: SocketRef) -> None:
+        pass
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
         with self.lock:
@@ -233,26 +241,29 @@ def test_emit_then_ack_order_and_events_in_order(wire_server: Any) -> None:
     h = EchoHandler()
     srv = wire_server(h)
     ws, sid = raw_connect(srv)
-    ws.send('42["sleep",0.2]')  # a slow handler holds back this socket's next events
+    ws.send('421["sleep",0.2]')  # slow work in its own task holds nothing back
     ws.send('427["emit_then_ack",{"n":1}]')
     for i in range(50):
         ws.send(f'42["echo",{i}]')
     assert ws.recv() == '42["first",{"n":1}]'
     assert ws.recv() == '437["second"]'
     assert [ws.recv() for _ in range(50)] == [f'42["echo",{i}]' for i in range(50)]
+    assert ws.recv() == '431["slept"]'
     assert [e for s, e, _ in h.events if s == sid][:3] == ["sleep", "emit_then_ack", "echo"]
     ws.close()
 
 
-def test_a_slow_handler_delays_only_its_socket(wire_server: Any) -> None:
+def test_a_slow_handler_delays_nobody(wire_server: Any) -> None:
     h = EchoHandler()
     srv = wire_server(h)
     slow, _ = raw_connect(srv)
     fast, _ = raw_connect(srv)
     slow.send('421["sleep",1.5]')
     t0 = time.monotonic()
+    slow.send('422["ack","quick too"]')
     fast.send('422["ack","quick"]')
     assert fast.recv() == '432["quick"]'
+    assert slow.recv() == '432["quick too"]'
     assert time.monotonic() - t0 < 1.0
     assert slow.recv() == '431["slept"]'
     slow.close()
