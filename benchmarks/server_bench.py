@@ -411,23 +411,23 @@ def run_point(args: argparse.Namespace, rooms: int, users: int, rate: float) -> 
         acked = results["taskchat"]["acked"]
         print(f"  stored messages        {rows} rows for {acked} acked sends: "
               + ("every acked message is stored" if rows >= acked else "MISSING ROWS"))
-    if not args.skip_node:
-        if not NODE_SERVER_DEPS.is_dir():
+    baselines = [
+        ("node", "baseline: Node socket.io 4.x (no storage)", start_node, args.skip_node),
+        ("sio", "baseline: python-socketio AsyncServer under uvicorn (no storage)",
+         start_baseline, args.skip_baseline),
+    ]
+    for key, title, start, skip in baselines:
+        if skip:
+            continue
+        if key == "node" and not NODE_SERVER_DEPS.is_dir():
             print("\nNode socket.io: skipped (run scripts/bootstrap: benchmarks/node is not installed)")
-        else:
-            proc, port = start_node()
-            try:
-                results["node"] = run_load(port, proc.pid, point)
-            finally:
-                stop(proc)
-            report("baseline: Node socket.io 4.x (no storage)", results["node"])
-    if not args.skip_baseline:
-        proc, port = start_baseline()
+            continue
+        proc, port = start()
         try:
-            results["sio"] = run_load(port, proc.pid, point)
+            results[key] = run_load(port, proc.pid, point)
         finally:
             stop(proc)
-        report("baseline: python-socketio AsyncServer under uvicorn (no storage)", results["sio"])
+        report(title, results[key])
     print("\nratios (same run)")
     for key, name in (("node", "Node socket.io"), ("sio", "python-socketio")):
         if key in results:

@@ -59,7 +59,7 @@ REASON_PAYLOAD_TOO_LARGE: Final = "payload too large"
 REASON_FORCED_CLOSE: Final = "forced close"
 
 
-def payload_size(data: str | bytes) -> int:
+def payload_size(data: str | bytes | bytearray) -> int:
     """What ``maxPayload`` limits, measured one way everywhere: bytes on the wire (a text
     message's UTF-8 length, a POST body's length)."""
     if isinstance(data, str) and not data.isascii():

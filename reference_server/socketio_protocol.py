@@ -118,6 +118,7 @@ def _encode(
 ) -> tuple[OutPacket, ...]:
     # the common case, encoded without the codec: "4" + type + [nsp,] + [id] + JSON. orjson
     # refuses bytes, so a success also says there is nothing binary (no walk over the data)
+    body: bytes | None
     try:
         body = orjson.dumps(data)
     except TypeError:

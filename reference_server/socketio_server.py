@@ -30,6 +30,7 @@ from .transport import (
 )
 
 __all__ = [
+    "REASON_SHUTDOWN",
     "Ack",
     "Handler",
     "HttpHandler",
@@ -111,7 +112,7 @@ REASON_PARSE_ERROR = eio.REASON_PARSE_ERROR  # a malformed Engine.IO / Socket.IO
 REASON_PING_TIMEOUT = eio.REASON_PING_TIMEOUT  # no PONG within ping_timeout
 REASON_SLOW_CONSUMER = eio.REASON_SLOW_CONSUMER  # send queue over its limit / write blocked
 REASON_PAYLOAD_TOO_LARGE = eio.REASON_PAYLOAD_TOO_LARGE  # a message over max_payload
-REASON_SHUTDOWN = REASON_SHUTDOWN  # serve() was cancelled
+# and REASON_SHUTDOWN (imported above): serve() was cancelled
 
 INBOX_LIMIT = 256  # events waiting for on_connect to finish before the connection stops reading
 REFUSAL_ON_ERROR = {"message": "Internal server error"}
@@ -187,8 +188,7 @@ class _SioApp:
 
     def receive(self, data: str | bytes) -> None:
         for ev in self.sio.receive(data):
-            kind = type(ev)
-            if kind is sio.EventReceived:
+            if isinstance(ev, sio.EventReceived):
                 sock = self.sockets.get(ev.namespace)
                 if sock is None:
                     continue
@@ -197,9 +197,9 @@ class _SioApp:
                     sock.inbox.append((ev.event, ev.args, ack))
                 else:
                     self.dispatch(sock, ev.event, ev.args, ack)
-            elif kind is sio.ConnectRequest:
+            elif isinstance(ev, sio.ConnectRequest):
                 self._connect(ev.namespace, ev.auth)
-            elif kind is sio.ClientDisconnected:
+            elif isinstance(ev, sio.ClientDisconnected):
                 sock = self.sockets.get(ev.namespace)
                 if sock is not None:
                     sock.end(REASON_CLIENT_DISCONNECT)

@@ -64,10 +64,10 @@ class Transport:
             sessions = Sessions(s, self.apps, nursery)
             log.info("listening on %s:%d", s.host, port)
             task_status.started(port)
-            await trio.serve_listeners(
-                lambda stream: self._connection(stream, sessions), listeners,
-                handler_nursery=nursery,
-            )
+            async def handler(stream: trio.SocketStream) -> None:
+                await self._connection(stream, sessions)
+
+            await trio.serve_listeners(handler, listeners, handler_nursery=nursery)
 
     async def _connection(self, stream: trio.SocketStream, sessions: Sessions) -> None:
         http = HttpConnection(stream, self.settings.write_timeout)
@@ -122,7 +122,7 @@ class Transport:
             return False  # a refused WebSocket: closed already
         if isinstance(answer, _Upgrade):
             return answer
-        if answer is True:
+        if isinstance(answer, bool):
             return True  # answered already (a poll)
         if isinstance(answer, EioError):
             status, headers_out, payload = 400, [_JSON, *self._cors], answer.body
@@ -152,28 +152,27 @@ class Transport:
             return await self._websocket(http, decision, app_path, sessions)
         if isinstance(decision, route_of.Poll) and sessions.late_poll(decision.sid):
             return 200, text, b"6"  # the NOOP it would have got a moment earlier
-        conn = sessions.get(decision.sid, app_path)
-        if conn is None:
+        session = sessions.get(decision.sid, app_path)
+        if session is None:
             return EioError.SID_UNKNOWN
         if isinstance(decision, route_of.Poll):
-            refused = await serve_get(conn, http, text)
+            refused = await serve_get(session, http, text)
             return True if refused is None else refused
         if body is None:
-            conn.abort(eio.REASON_PAYLOAD_TOO_LARGE)
+            session.abort(eio.REASON_PAYLOAD_TOO_LARGE)
             return 413, text, b"payload too large"
-        answer = await serve_post(conn, sessions, body)
+        answer = await serve_post(session, sessions, body)
         return answer if isinstance(answer, EioError) else (answer[0], text, answer[1])
 
     async def _websocket(
         self, http: HttpConnection, decision: route_of.Open | route_of.Probe, app_path: str,
         sessions: Sessions,
     ) -> EioError | _Upgrade | None:
+        conn: EngineConnection | None = None
         if isinstance(decision, route_of.Probe):
             conn = sessions.get(decision.sid, app_path)
             if conn is None:
                 return EioError.SID_UNKNOWN
-        else:
-            conn = None
         handshake, trailing = http.switch_protocols(route_of.accept_headers(decision.ws_key))
         ws = WebSocket(http.stream, trailing)
         probe = conn is not None

@@ -188,7 +188,7 @@ class WebSocket:
         wsconn = self._wsconn
         stream = self.stream
         max_payload = core.max_payload
-        parts: list[str | bytes] = []
+        parts: list[str | bytes | bytearray] = []
         size = 0
         upgraded = False
         deadline = trio.current_time() + UPGRADE_TIMEOUT if probe else math.inf
@@ -223,7 +223,9 @@ class WebSocket:
                                 )
                                 parts.clear()
                             else:
-                                message = event.data
+                                message = event.data if isinstance(event, TextMessage) else bytes(
+                                    event.data
+                                )
                             measured, size = size, 0
                             if probe:
                                 result = conn.probe_message(self, message)
