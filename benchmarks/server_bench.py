@@ -392,42 +392,65 @@ def parse_point(text: str) -> tuple[int, int, float]:
     return int(rooms), int(users), float(rate)
 
 
-def run_point(args: argparse.Namespace, rooms: int, users: int, rate: float) -> None:
-    point = argparse.Namespace(**{**vars(args), "rooms": rooms, "users": users, "rate": rate})
-    print(f"\n=== load: {rooms} rooms x {users} users x {rate:g} msg/s for {args.duration:g} s "
-          "(loopback; load in a separate process) ===")
-    results: dict[str, dict[str, Any]] = {}
+def run_taskchat(point: argparse.Namespace) -> dict[str, Any]:
+    """One run of the reference server, with the count of the rows it stored."""
     with tempfile.TemporaryDirectory(prefix="taskchat-bench-") as tmp:
         proc, port, pid = start_taskchat(Path(tmp), point)
         try:
-            setup_taskchat(port, rooms, users)
-            results["taskchat"] = run_load(port, pid, point)
+            setup_taskchat(port, point.rooms, point.users)
+            result = run_load(port, pid, point)
         finally:
             stop(proc)
         with sqlite3.connect(Path(tmp) / "bench.sqlite3") as db:
-            rows = db.execute("SELECT count(*) FROM messages").fetchone()[0]
-        report("taskchat reference server (trio, SQLite WAL, group commit, "
-               f"synchronous={args.db_sync})", results["taskchat"])
-        acked = results["taskchat"]["acked"]
-        print(f"  stored messages        {rows} rows for {acked} acked sends: "
-              + ("every acked message is stored" if rows >= acked else "MISSING ROWS"))
-    baselines = [
-        ("node", "baseline: Node socket.io 4.x (no storage)", start_node, args.skip_node),
-        ("sio", "baseline: python-socketio AsyncServer under uvicorn (no storage)",
-         start_baseline, args.skip_baseline),
+            result["stored"] = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    return result
+
+
+def run_baseline(start: Any, point: argparse.Namespace) -> dict[str, Any]:
+    proc, port = start()
+    try:
+        return run_load(port, proc.pid, point)
+    finally:
+        stop(proc)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median CPU per delivery (a whole run, so its figures belong together)."""
+    return sorted(runs, key=cpu_per_delivery)[len(runs) // 2]
+
+
+def run_point(args: argparse.Namespace, rooms: int, users: int, rate: float) -> None:
+    point = argparse.Namespace(**{**vars(args), "rooms": rooms, "users": users, "rate": rate})
+    print(f"\n=== load: {rooms} rooms x {users} users x {rate:g} msg/s for {args.duration:g} s "
+          f"(loopback; load in a separate process; {args.repeat} run(s) each, interleaved) ===")
+    servers: list[tuple[str, str, Any]] = [
+        ("taskchat", "taskchat reference server (trio, SQLite WAL, group commit, "
+         f"synchronous={args.db_sync})", None),
     ]
-    for key, title, start, skip in baselines:
-        if skip:
-            continue
-        if key == "node" and not NODE_SERVER_DEPS.is_dir():
-            print("\nNode socket.io: skipped (run scripts/bootstrap: benchmarks/node is not installed)")
-            continue
-        proc, port = start()
-        try:
-            results[key] = run_load(port, proc.pid, point)
-        finally:
-            stop(proc)
+    if args.skip_node:
+        pass
+    elif not NODE_SERVER_DEPS.is_dir():
+        print("\nNode socket.io: skipped (run scripts/bootstrap: benchmarks/node is not installed)")
+    else:
+        servers.append(("node", "baseline: Node socket.io 4.x (no storage)", start_node))
+    if not args.skip_baseline:
+        servers.append(("sio", "baseline: python-socketio AsyncServer under uvicorn (no storage)",
+                        start_baseline))
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key, _t, _s in servers}
+    for _ in range(args.repeat):  # interleaved, so that a busy machine's drift hits all alike
+        for key, _title, start in servers:
+            runs[key].append(run_taskchat(point) if start is None else run_baseline(start, point))
+    results = {key: median_run(rs) for key, rs in runs.items()}
+    for key, title, _start in servers:
         report(title, results[key])
+        if len(runs[key]) > 1:
+            each = ", ".join(f"{cpu_per_delivery(r) * 1e6:.1f}" for r in runs[key])
+            print(f"  CPU / delivery per run {each} µs (the median run is shown)")
+        if key == "taskchat":
+            stored = min(r["stored"] for r in runs[key])
+            complete = all(r["stored"] >= r["acked"] for r in runs[key])
+            print(f"  stored messages        {stored} rows (fewest of the runs): "
+                  + ("every acked message is stored" if complete else "MISSING ROWS"))
     print("\nratios (same run)")
     for key, name in (("node", "Node socket.io"), ("sio", "python-socketio")):
         if key in results:
@@ -470,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--points", default="20x10x1,50x20x1",
                    help="load points, comma-separated ROOMSxUSERSxRATE (default: %(default)s)")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per server and load point, interleaved; the median run is shown")
     p.add_argument("--db-sync", choices=("full", "normal"), default="full")
     p.add_argument("--skip-baseline", action="store_true", help="skip python-socketio")
     p.add_argument("--skip-node", action="store_true", help="skip Node socket.io")
