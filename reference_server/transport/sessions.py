@@ -82,7 +82,7 @@ class EngineConnection:
         self.probe: WebSocket | None = None  # a WebSocket probing an upgrade
         self._signal = Signal()  # the session task
         self._poll_signal = Signal()  # a pending polling GET
-        self.done = trio.Event()
+        self.done = Signal()  # the session task ended (one waiter: the WebSocket's task)
         self.app: EngineApp = app_factory(self)
 
     @property

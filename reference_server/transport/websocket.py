@@ -196,10 +196,13 @@ class WebSocket:
             self._reader_scope = reader_scope
             try:
                 while True:
-                    with trio.move_on_at(deadline) as receive_scope:
+                    if probe:
+                        with trio.move_on_at(deadline) as receive_scope:
+                            data = await stream.receive_some(RECEIVE_SIZE)
+                        if receive_scope.cancelled_caught:
+                            return False  # the probe took too long
+                    else:  # no cancel scope per wait: it would cost ~600 bytes per socket
                         data = await stream.receive_some(RECEIVE_SIZE)
-                    if receive_scope.cancelled_caught:
-                        return False  # the probe took too long
                     if wsconn.state is ConnectionState.CLOSED:
                         break
                     wsconn.receive_data(data or None)
