@@ -1,16 +1,20 @@
-"""Server benchmark: the reference server under a chat load, against python-socketio's
-AsyncServer (under uvicorn) doing the same hot path, in the same run.
+"""Server benchmark: the reference server under a chat load, against Node's socket.io 4.x
+(``benchmarks/node/server.mjs``) and python-socketio's AsyncServer (under uvicorn) doing the same
+hot path, in the same run, at two load points.
 
-    python -m benchmarks.server_bench [--rooms 20 --users 10 --rate 1 --duration 20]
+    python -m benchmarks.server_bench [--points 20x10x1,50x20x1 --duration 20] [--profile DIR]
 
-R rooms x U users, one connection each; every user joins its room and sends ``rate`` messages
-a second; every message reaches the U sockets of the room. A separate load process (trio +
-wsproto speaking Engine.IO/Socket.IO directly: a python-socketio client per connection would cost
-more CPU than the server under test) drives the load and reads the server's CPU time and RSS from
-/proc. Printed per server: server CPU per delivered message, deliveries per second, delivery
-latency p50/p99 (send to receipt, both ends on this host's monotonic clock), RSS per connection,
-loss, and — for the reference server — that every acknowledged message is in the database.
-Loopback only; the run is bounded by --duration plus a short drain.
+A load point RxUxM is R rooms x U users, one connection each; every user joins its room and
+sends M messages a second; every message reaches the U sockets of its room. A separate load
+process (trio + wsproto speaking Engine.IO/Socket.IO directly: a python-socketio client per
+connection would cost more CPU than the server under test) drives the load and reads the
+server's CPU time and RSS from /proc. Printed per server and load point: server CPU per
+delivered message, deliveries per second, delivery latency p50/p99 (send to receipt, both ends
+on this host's monotonic clock), RSS per connection, loss, and — for the reference server —
+that every acknowledged message is in the database; then the ratios to both baselines.
+``--profile DIR`` runs the reference server once more under py-spy (from outside the process:
+the product carries no profiling code) and prints where its time goes.
+Loopback only; each run is bounded by --duration plus a short drain.
 """
 
 from __future__ import annotations
@@ -228,10 +232,10 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_worker(cfg_json: str) -> None:
+def load_worker(cfg_path: str) -> None:
     import trio
 
-    print(json.dumps(trio.run(_load, json.loads(cfg_json))), flush=True)
+    print(json.dumps(trio.run(_load, json.loads(Path(cfg_path).read_text()))), flush=True)
 
 
 # ---------------------------------------------------------------------- the servers
@@ -258,12 +262,20 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise TimeoutError(url)
 
 
-def start_taskchat(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int]:
+def start_taskchat(
+    tmp: Path, args: argparse.Namespace, profile_to: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """The server process, its port and the pid of the server itself (under py-spy, the
+    Popen is py-spy's)."""
     ready = tmp / "ready.json"
     cmd = [sys.executable, "-c", "import sys; from taskchat.cli import main; sys.exit(main())",
            "serve", "--port", "0", "--db", str(tmp / "bench.sqlite3"), "--jwt-secret", SECRET,
-           "--ready-file", str(ready), "--rate-limit", "1000000", "--log-level", "warning",
+           "--ready-file", str(ready), "--rate-limit", "0", "--log-level", "warning",
            "--db-sync", args.db_sync]
+    if profile_to is not None:
+        py_spy = Path(sys.executable).with_name("py-spy")
+        cmd = [str(py_spy), "record", "--format", "raw", "--rate", "250", "--nonblocking",
+               "--output", str(profile_to), "--", *cmd]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not ready.exists():
@@ -271,8 +283,9 @@ def start_taskchat(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Pope
             proc.kill()
             raise RuntimeError("taskchat serve did not start")
         time.sleep(0.05)
-    port = int(json.loads(ready.read_text())["url"].rsplit(":", 1)[1])
-    return proc, port
+    info = json.loads(ready.read_text())
+    port = int(info["url"].rsplit(":", 1)[1])
+    return proc, port, int(info["pid"])
 
 
 def setup_taskchat(port: int, rooms: int, users: int) -> None:
@@ -300,6 +313,21 @@ def start_baseline() -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+NODE_DIR = ROOT / "benchmarks" / "node"
+NODE_SERVER_DEPS = NODE_DIR / "node_modules" / "socket.io"
+
+
+def start_node() -> tuple[subprocess.Popen[bytes], int]:
+    env = {**os.environ, "TASKCHAT_JWT_SECRET": SECRET, "PORT": "0"}
+    proc = subprocess.Popen(["node", "server.mjs"], cwd=NODE_DIR, env=env, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise RuntimeError("the Node baseline did not start")
+    return proc, int(json.loads(line)["port"])
+
+
 def run_load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     from taskchat.reference_server.auth import make_token
 
@@ -307,9 +335,12 @@ def run_load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
               for r in range(args.rooms)]
     cfg = {"host": "127.0.0.1", "port": port, "pid": pid, "rooms": args.rooms,
            "users": args.users, "rate": args.rate, "duration": args.duration, "tokens": tokens}
-    out = subprocess.run([sys.executable, "-m", "benchmarks.server_bench", "--load-worker",
-                          json.dumps(cfg)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=args.duration + 120)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="taskchat-load-") as f:
+        json.dump(cfg, f)  # a file: a thousand tokens are too long for a command line
+        f.flush()
+        out = subprocess.run([sys.executable, "-m", "benchmarks.server_bench", "--load-worker",
+                              f.name], cwd=ROOT, capture_output=True, text=True,
+                             timeout=args.duration + 120)
     if out.returncode != 0:
         raise RuntimeError(f"load worker failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -339,52 +370,148 @@ def report(name: str, r: dict[str, Any]) -> None:
     print(f"  RSS per connection     {r['rss_per_conn'] / 1024:.1f} KB")
 
 
+def cpu_per_delivery(r: dict[str, Any]) -> float:
+    return float(r["server_cpu_s"]) / max(int(r["delivered"]), 1)
+
+
+def ratios(t: dict[str, Any], b: dict[str, Any], name: str) -> None:
+    print(f"  taskchat / {name}")
+    print(f"    CPU per delivery  {cpu_per_delivery(t) / cpu_per_delivery(b):.2f}x"
+          f"  ({cpu_per_delivery(t) * 1e6:.1f} vs {cpu_per_delivery(b) * 1e6:.1f} µs)")
+    print(f"    latency p50       {t['p50_ms'] / max(b['p50_ms'], 1e-9):.2f}x"
+          f"  ({t['p50_ms']:.2f} vs {b['p50_ms']:.2f} ms)")
+    print(f"    latency p99       {t['p99_ms'] / max(b['p99_ms'], 1e-9):.2f}x"
+          f"  ({t['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms)")
+    print(f"    RSS / connection  {t['rss_per_conn'] / max(b['rss_per_conn'], 1):.2f}x"
+          f"  ({t['rss_per_conn'] / 1024:.1f} vs {b['rss_per_conn'] / 1024:.1f} KB)")
+    print(f"    loss              {t['expected'] - t['delivered']} vs {b['expected'] - b['delivered']}")
+
+
+def parse_point(text: str) -> tuple[int, int, float]:
+    rooms, users, rate = text.lower().split("x")
+    return int(rooms), int(users), float(rate)
+
+
+def run_taskchat(point: argparse.Namespace) -> dict[str, Any]:
+    """One run of the reference server, with the count of the rows it stored."""
+    with tempfile.TemporaryDirectory(prefix="taskchat-bench-") as tmp:
+        proc, port, pid = start_taskchat(Path(tmp), point)
+        try:
+            setup_taskchat(port, point.rooms, point.users)
+            result = run_load(port, pid, point)
+        finally:
+            stop(proc)
+        with sqlite3.connect(Path(tmp) / "bench.sqlite3") as db:
+            result["stored"] = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    return result
+
+
+def run_baseline(start: Any, point: argparse.Namespace) -> dict[str, Any]:
+    proc, port = start()
+    try:
+        return run_load(port, proc.pid, point)
+    finally:
+        stop(proc)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median CPU per delivery (a whole run, so its figures belong together)."""
+    return sorted(runs, key=cpu_per_delivery)[len(runs) // 2]
+
+
+def run_point(args: argparse.Namespace, rooms: int, users: int, rate: float) -> None:
+    point = argparse.Namespace(**{**vars(args), "rooms": rooms, "users": users, "rate": rate})
+    print(f"\n=== load: {rooms} rooms x {users} users x {rate:g} msg/s for {args.duration:g} s "
+          f"(loopback; load in a separate process; {args.repeat} run(s) each, interleaved) ===")
+    servers: list[tuple[str, str, Any]] = [
+        ("taskchat", "taskchat reference server (trio, SQLite WAL, group commit, "
+         f"synchronous={args.db_sync})", None),
+    ]
+    if args.skip_node:
+        pass
+    elif not NODE_SERVER_DEPS.is_dir():
+        print("\nNode socket.io: skipped (run scripts/bootstrap: benchmarks/node is not installed)")
+    else:
+        servers.append(("node", "baseline: Node socket.io 4.x (no storage)", start_node))
+    if not args.skip_baseline:
+        servers.append(("sio", "baseline: python-socketio AsyncServer under uvicorn (no storage)",
+                        start_baseline))
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key, _t, _s in servers}
+    for _ in range(args.repeat):  # interleaved, so that a busy machine's drift hits all alike
+        for key, _title, start in servers:
+            runs[key].append(run_taskchat(point) if start is None else run_baseline(start, point))
+    results = {key: median_run(rs) for key, rs in runs.items()}
+    for key, title, _start in servers:
+        report(title, results[key])
+        if len(runs[key]) > 1:
+            each = ", ".join(f"{cpu_per_delivery(r) * 1e6:.1f}" for r in runs[key])
+            print(f"  CPU / delivery per run {each} µs (the median run is shown)")
+        if key == "taskchat":
+            stored = min(r["stored"] for r in runs[key])
+            complete = all(r["stored"] >= r["acked"] for r in runs[key])
+            print(f"  stored messages        {stored} rows (fewest of the runs): "
+                  + ("every acked message is stored" if complete else "MISSING ROWS"))
+    print("\nratios (same run)")
+    for key, name in (("node", "Node socket.io"), ("sio", "python-socketio")):
+        if key in results:
+            ratios(results["taskchat"], results[key], name)
+
+
+def profile(args: argparse.Namespace, out_dir: Path) -> None:
+    """The reference server once more at the first load point, under py-spy (sampling from
+    outside, native frames off); prints the functions that take the most time themselves."""
+    rooms, users, rate = parse_point(args.points.split(",")[0])
+    point = argparse.Namespace(**{**vars(args), "rooms": rooms, "users": users, "rate": rate})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = out_dir / "taskchat.collapsed"
+    with tempfile.TemporaryDirectory(prefix="taskchat-bench-") as tmp:
+        proc, port, pid = start_taskchat(Path(tmp), point, profile_to=raw)
+        try:
+            setup_taskchat(port, rooms, users)
+            result = run_load(port, pid, point)
+        finally:
+            os.kill(pid, signal.SIGTERM)  # the server; py-spy then writes its output and exits
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                stop(proc)
+    report("profiled run (py-spy attached: slower than the runs above)", result)
+    selfs: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        selfs[leaf] = selfs.get(leaf, 0) + int(count)
+        total += int(count)
+    print(f"\nprofile: {raw} ({total} samples); the top functions by own time:")
+    for leaf, n in sorted(selfs.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"  {100 * n / max(total, 1):5.1f}%  {leaf}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rooms", type=int, default=20)
-    p.add_argument("--users", type=int, default=10, help="users (connections) per room")
-    p.add_argument("--rate", type=float, default=1.0, help="messages per second per user")
+    p.add_argument("--points", default="20x10x1,50x20x1",
+                   help="load points, comma-separated ROOMSxUSERSxRATE (default: %(default)s)")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per server and load point, interleaved; the median run is shown")
     p.add_argument("--db-sync", choices=("full", "normal"), default="full")
-    p.add_argument("--skip-baseline", action="store_true")
-    p.add_argument("--load-worker", metavar="JSON", help=argparse.SUPPRESS)
+    p.add_argument("--skip-baseline", action="store_true", help="skip python-socketio")
+    p.add_argument("--skip-node", action="store_true", help="skip Node socket.io")
+    p.add_argument("--profile", metavar="DIR", type=Path, default=None,
+                   help="also profile the reference server with py-spy, output in DIR")
+    p.add_argument("--load-worker", metavar="FILE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.load_worker:
         load_worker(args.load_worker)
         return 0
-
-    print(f"load: {args.rooms} rooms x {args.users} users x {args.rate:g} msg/s for "
-          f"{args.duration:g} s (loopback; load in a separate process)")
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="taskchat-bench-") as tmp:
-        proc, port = start_taskchat(Path(tmp), args)
-        try:
-            setup_taskchat(port, args.rooms, args.users)
-            results["taskchat"] = run_load(port, proc.pid, args)
-        finally:
-            stop(proc)
-        with sqlite3.connect(Path(tmp) / "bench.sqlite3") as db:
-            rows = db.execute("SELECT count(*) FROM messages").fetchone()[0]
-        report("taskchat reference server (trio, SQLite WAL, group commit, "
-               f"synchronous={args.db_sync})", results["taskchat"])
-        acked = results["taskchat"]["acked"]
-        print(f"  stored messages        {rows} rows for {acked} acked sends: "
-              + ("every acked message is stored" if rows >= acked else "MISSING ROWS"))
-    if not args.skip_baseline:
-        proc, port = start_baseline()
-        try:
-            results["baseline"] = run_load(port, proc.pid, args)
-        finally:
-            stop(proc)
-        report("baseline: python-socketio AsyncServer under uvicorn (no storage)", results["baseline"])
-        t, b = results["taskchat"], results["baseline"]
-        cpu_t = t["server_cpu_s"] / max(t["delivered"], 1)
-        cpu_b = b["server_cpu_s"] / max(b["delivered"], 1)
-        print("\nratio taskchat / baseline")
-        print(f"  server CPU per delivery {cpu_t / cpu_b:.2f}x  ({cpu_t * 1e6:.1f} vs {cpu_b * 1e6:.1f} µs)")
-        print(f"  RSS per connection      {t['rss_per_conn'] / max(b['rss_per_conn'], 1):.2f}x")
-        print(f"  latency p99             {t['p99_ms'] / max(b['p99_ms'], 1e-9):.2f}x")
-    print("\ntargets: ≤ 40 µs server CPU per delivered message, ≤ 30 KB per connection, p99 < 10 ms")
+    for text in args.points.split(","):
+        run_point(args, *parse_point(text))
+    if args.profile is not None:
+        profile(args, args.profile)
+    print("\ntargets at 20x10x1: CPU per delivery ≤ Node's (ratio ≤ 1.0), p50 and p99 ≤ Node's,"
+          " ≤ 16 KB per connection, every acked message stored (synchronous=full);"
+          " at 50x20x1: no loss and p99 ≤ Node's")
     return 0
 
 

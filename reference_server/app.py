@@ -1,23 +1,26 @@
-"""The running reference server: transport, chat rules and store wired together.
+"""The chat app on the reference server: the Socket.IO handler between the transport, the chat
+rules and the store (``compose.py`` builds and runs them).
 
 Data flows one way: the transport hands each event to ``ChatApp``, the rules turn it into
 effects, the writes go to the store, and the emits and the ack wait in an ordered outbox until
 their writes are committed (CONTRACT §8: nothing goes out before it is durable). The outbox is
 one FIFO for the whole server, so the order the rules decided is the order sockets see, and a
 request without writes (typing, join) queued behind a pending send waits its turn rather than
-overtaking it. Each ``on_event`` returns only when its effects went out, which keeps one
-request in flight per socket.
+overtaking it. So ``on_event`` need not wait for its commit: it is synchronous, called by the
+connection's reader as the event arrives, and returns once the effects are queued; the socket's
+next request is handled while the commit runs (the FIFO keeps them in order). A socket with
+``IN_FLIGHT_LIMIT`` requests waiting for commits is ``backlogged``: its connection stops
+reading until they drain, which bounds what one client can queue.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 from taskchat.reference_server.auth import AuthFailure, Verifier
@@ -27,9 +30,12 @@ from taskchat.reference_server.store import Store, write_failure_message
 from taskchat.schemas import ErrorCode
 
 if TYPE_CHECKING:
-    from taskchat.reference_server.socketio_server import Ack, SocketIOServer, SocketRef
+    from taskchat.reference_server.socketio_server import Ack, SocketRef
 
 log = logging.getLogger("taskchat.server")
+
+
+IN_FLIGHT_LIMIT = 32  # requests of one socket waiting for their commit before it waits
 
 
 @dataclass(slots=True)
@@ -37,24 +43,58 @@ class _Entry:
     ticket: int
     effects: list[Effect]
     ack: Ack | None
+    owner: str | None = None  # the socket whose request this is
     done: bool = False
     released: trio.Event | None = field(default=None)
     failure: BaseException | None = None  # why its writes were not kept, if they were not
 
 
+class Outlet(Protocol):
+    """Where the app's emits go (``socketio_server.Sockets``)."""
+
+    def emit(self, sids: Iterable[str], event: str, *args: object) -> None: ...
+
+
+class TrioWallClock:
+    """Wall-clock seconds (for the timestamps the rules write) read from trio's clock: the
+    epoch offset is taken once, so a test's ``MockClock`` drives every timer and every
+    timestamp of the app, and deadlines convert back with :meth:`to_trio`."""
+
+    __slots__ = ("_offset",)
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+
+    def offset(self) -> float:
+        if self._offset is None:
+            self._offset = time.time() - trio.current_time()
+        return self._offset
+
+    def __call__(self) -> float:
+        return self.offset() + trio.current_time()
+
+    def to_trio(self, wall: float) -> float:
+        return wall - self.offset()
+
+
 class ChatApp:
     """The transport's ``Handler``: authenticates sockets and runs the rules' effects."""
 
-    def __init__(self, config: ServerConfig, store: Store, rules: ChatRules, verifier: Verifier):
+    def __init__(
+        self, config: ServerConfig, store: Store, rules: ChatRules, verifier: Verifier,
+        outlet: Outlet,
+    ) -> None:
         self.config = config
         self.store = store
         self.rules = rules
         self.verifier = verifier
-        self.server: SocketIOServer | None = None
+        self.outlet = outlet
         self._outbox: deque[_Entry] = deque()
+        self._in_flight: dict[str, int] = {}  # sid -> its entries still in the outbox
+        self._drained: trio.Event | None = None  # set when entries left the outbox
         self._typing_wake = trio.Event()
         self._typing_deadline: float | None = None
-        self.clock: Callable[[], float] = time.time
+        self.clock = TrioWallClock()
 
     # ------------------------------------------------------------------ Handler
 
@@ -74,16 +114,23 @@ class ChatApp:
         )
         return None
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None:
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
         try:
             effects = self.rules.handle_event(sock.sid, event, args, self.clock())
         except Exception:
             log.exception("event=internal_error sid=%s name=%s", sock.sid, event[:64])
             effects = self.rules.internal_error(sock.sid, event, args)
-        await self.execute(effects, ack)
+        self.enqueue(effects, ack, owner=sock.sid)
         self._check_typing()
+
+    def backlogged(self, sock: SocketRef) -> bool:
+        return self._in_flight.get(sock.sid, 0) >= IN_FLIGHT_LIMIT
+
+    async def wait_capacity(self, sock: SocketRef) -> None:
+        while self.backlogged(sock):
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
         identity = self.rules.identity(sock.sid)
@@ -113,10 +160,14 @@ class ChatApp:
             await entry.released.wait()
         return entry.failure
 
-    def enqueue(self, effects: list[Effect], ack: Ack | None = None) -> _Entry:
+    def enqueue(
+        self, effects: list[Effect], ack: Ack | None = None, *, owner: str | None = None
+    ) -> _Entry:
         writes = [e for e in effects if isinstance(e, WRITE_TYPES)]
         ticket = self.store.submit(writes) if writes else 0
-        entry = _Entry(ticket, effects, ack)
+        entry = _Entry(ticket, effects, ack, owner)
+        if owner is not None:
+            self._in_flight[owner] = self._in_flight.get(owner, 0) + 1
         self._outbox.append(entry)
         self.drain()
         return entry
@@ -126,6 +177,13 @@ class ChatApp:
         committed = self.store.committed
         while self._outbox and self._outbox[0].ticket <= committed:
             entry = self._outbox.popleft()
+            owner = entry.owner
+            if owner is not None:
+                left = self._in_flight[owner] - 1
+                if left:
+                    self._in_flight[owner] = left
+                else:
+                    del self._in_flight[owner]
             try:
                 self._perform(entry)
             except Exception:
@@ -133,10 +191,12 @@ class ChatApp:
             entry.done = True
             if entry.released is not None:
                 entry.released.set()
+            if self._drained is not None:
+                self._drained.set()
+                self._drained = None
 
     def _perform(self, entry: _Entry) -> None:
-        server = self.server
-        assert server is not None
+        outlet = self.outlet
         failure = entry.failure = self.store.failure(entry.ticket)
         if failure is not None:  # this request's writes were not kept: nothing happened
             if entry.ack is not None:
@@ -145,7 +205,7 @@ class ChatApp:
             return
         for e in entry.effects:
             if isinstance(e, Emit):
-                server.emit(e.to, e.event, e.payload)
+                outlet.emit(e.to, e.event, e.payload)
             elif isinstance(e, Reply) and entry.ack is not None and not entry.ack.answered:
                 entry.ack(e.payload)
 
@@ -165,75 +225,9 @@ class ChatApp:
             if self._typing_deadline is None:
                 await self._typing_wake.wait()
             else:
-                with trio.move_on_after(max(0.0, self._typing_deadline - self.clock())):
+                with trio.move_on_at(self.clock.to_trio(self._typing_deadline)):
                     await self._typing_wake.wait()
             self._typing_wake = trio.Event()
             effects = self.rules.tick(self.clock())
             if effects:
                 self.enqueue(effects)
-
-
-def build(config: ServerConfig) -> tuple[ChatApp, SocketIOServer]:
-    """The app and its transport, not yet serving (tests use it to reach the parts)."""
-    from taskchat.reference_server.http_api import HttpApi
-    from taskchat.reference_server.socketio_server import SocketIOServer, TransportSettings
-
-    store = Store(config.db, synchronous=config.db_sync)
-    rules = ChatRules(
-        store,
-        tasks=store.load_tasks(),
-        typing_timeout=config.typing_timeout,
-        rate_limit=config.rate_limit,
-        rate_window=config.rate_window,
-    )
-    verifier = Verifier(secret=config.jwt_secret, public_key=config.jwt_public_key)
-    app = ChatApp(config, store, rules, verifier)
-    settings = TransportSettings(
-        host=config.host,
-        port=config.port,
-        ping_interval=config.ping_interval,
-        ping_timeout=config.ping_timeout,
-        max_payload=config.max_payload,
-    )
-    server = SocketIOServer(settings, app, HttpApi(app))
-    app.server = server
-    return app, server
-
-
-async def run_server(
-    config: ServerConfig, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Serve until cancelled; ``task_status.started(bound_port)`` once listening.
-
-    On cancellation the transport closes its sessions, a commit in flight finishes (worker
-    threads are not abandoned) and whatever is still queued is committed before the store
-    closes: nothing submitted is lost.
-    """
-    if config.protocol_test_mode:
-        from taskchat.reference_server.testmode import serve_test_mode
-
-        await serve_test_mode(config.host, config.port, task_status=task_status)
-        return
-    app, server = build(config)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(app.store.run_committer, app.drain)
-            nursery.start_soon(app.typing_loop)
-            port: int = await nursery.start(server.serve)
-            log.info("event=listening host=%s port=%d db=%s", config.host, port, config.db)
-            task_status.started(port)
-    finally:
-        app.store.close()
-
-
-async def serve_until_signal(config: ServerConfig, on_ready: Callable[[int], Any]) -> None:
-    """``run_server`` until SIGINT or SIGTERM, then shut down (well within 2 s)."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(run_server, config)
-            on_ready(port)
-            async for signum in signals:
-                log.info("event=shutdown signal=%s", signal.Signals(signum).name)
-                break
-            # the transport closes every session; a commit in flight still finishes
-            nursery.cancel_scope.cancel()

@@ -18,23 +18,36 @@ ENV_SECRET = "TASKCHAT_JWT_SECRET"
 
 
 def register(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="run the reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=9553, help="0 picks a free port")
-    serve.add_argument("--db", default="taskchat.sqlite3", help="SQLite file, or :memory:")
+    from taskchat.reference_server.config import LOG_LEVELS, ServerConfig
+
+    d = ServerConfig()  # one place for the defaults: the settings object itself
+    serve = sub.add_parser(
+        "serve", help="run the reference server",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default=d.host, help="address to listen on")
+    serve.add_argument("--port", type=int, default=d.port, help="TCP port; 0 picks a free port")
+    serve.add_argument("--db", default=d.db, help="SQLite file, or :memory: (keeps nothing)")
     serve.add_argument("--jwt-secret", default=None, help=f"HS256 secret (or ${ENV_SECRET})")
     serve.add_argument("--jwt-public-key", metavar="FILE", default=None, help="RS256 PEM key")
-    serve.add_argument("--ping-interval", type=float, default=25.0, metavar="SECONDS")
-    serve.add_argument("--ping-timeout", type=float, default=20.0, metavar="SECONDS")
-    serve.add_argument("--max-payload", type=int, default=1_000_000, metavar="BYTES")
-    serve.add_argument("--rate-limit", type=int, default=20, help="messages per user per window")
-    serve.add_argument("--rate-window", type=float, default=10.0, metavar="SECONDS")
-    serve.add_argument("--typing-timeout", type=float, default=5.0, metavar="SECONDS")
+    serve.add_argument("--ping-interval", type=float, default=d.ping_interval, metavar="SECONDS",
+                       help="Engine.IO heartbeat: how often the server pings")
+    serve.add_argument("--ping-timeout", type=float, default=d.ping_timeout, metavar="SECONDS",
+                       help="how long the server waits for a pong before closing")
+    serve.add_argument("--max-payload", type=int, default=d.max_payload, metavar="BYTES",
+                       help="largest message (and HTTP body) a client may send")
+    serve.add_argument("--rate-limit", type=int, default=d.rate_limit, metavar="COUNT",
+                       help="send/edit/delete per user per window; 0 switches the limit off")
+    serve.add_argument("--rate-window", type=float, default=d.rate_window, metavar="SECONDS",
+                       help="the rate limit's window")
+    serve.add_argument("--typing-timeout", type=float, default=d.typing_timeout,
+                       metavar="SECONDS", help="typing stops this long after the last typing_start")
     serve.add_argument(
-        "--db-sync", choices=("full", "normal"), default="full",
+        "--db-sync", choices=("full", "normal"), default=d.db_sync.lower(),
         help="full: a commit survives a power cut; normal: it survives a killed process",
     )
-    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.add_argument("--log-level", default=d.log_level, choices=LOG_LEVELS,
+                       help="log to stderr from this level up")
     serve.add_argument(
         "--protocol-test-mode", action="store_true",
         help="serve the bare Socket.IO test mode (no chat, no auth) for transport checks",
@@ -67,8 +80,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import logging
 
     import trio
-    from taskchat.reference_server.app import serve_until_signal
-    from taskchat.reference_server.config import ServerConfig
+    from taskchat.reference_server.compose import serve_until_signal
+    from taskchat.reference_server.config import ConfigError, ServerConfig
 
     secret = _secret(args)
     public_key = None
@@ -84,13 +97,18 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    config = ServerConfig(
-        host=args.host, port=args.port, db=args.db, jwt_secret=secret, jwt_public_key=public_key,
-        ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
-        max_payload=args.max_payload, rate_limit=args.rate_limit, rate_window=args.rate_window,
-        typing_timeout=args.typing_timeout, log_level=args.log_level,
-        protocol_test_mode=args.protocol_test_mode, db_sync=args.db_sync.upper(),
-    )
+    try:
+        config = ServerConfig(
+            host=args.host, port=args.port, db=args.db, jwt_secret=secret,
+            jwt_public_key=public_key, ping_interval=args.ping_interval,
+            ping_timeout=args.ping_timeout, max_payload=args.max_payload,
+            rate_limit=args.rate_limit, rate_window=args.rate_window,
+            typing_timeout=args.typing_timeout, log_level=args.log_level,
+            protocol_test_mode=args.protocol_test_mode, db_sync=args.db_sync.upper(),
+        )
+    except ConfigError as exc:
+        print(f"taskchat: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr,
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",

@@ -59,6 +59,14 @@ REASON_PAYLOAD_TOO_LARGE: Final = "payload too large"
 REASON_FORCED_CLOSE: Final = "forced close"
 
 
+def payload_size(data: str | bytes | bytearray) -> int:
+    """What ``maxPayload`` limits, measured one way everywhere: bytes on the wire (a text
+    message's UTF-8 length, a POST body's length)."""
+    if isinstance(data, str) and not data.isascii():
+        return len(data.encode("utf-8", "surrogatepass"))
+    return len(data)
+
+
 def new_sid() -> str:
     """A random session id (20 URL-safe characters, 120 bits)."""
     return secrets.token_urlsafe(15)
@@ -396,12 +404,13 @@ class EngineSession:
         ev = self._close(REASON_PARSE_ERROR)
         return [ev] if ev else []
 
-    def receive_ws(self, message: str | bytes, now: float) -> list[Event]:
-        """One WebSocket message received on the session's (active) WebSocket."""
+    def receive_ws(self, message: str | bytes, now: float, size: int | None = None) -> list[Event]:
+        """One WebSocket message received on the session's (active) WebSocket; ``size`` is its
+        :func:`payload_size` if the caller measured it already (while reassembling it)."""
         if self.state == STATE_CLOSED:
             return []
         try:
-            if len(message) > self.max_payload:
+            if (payload_size(message) if size is None else size) > self.max_payload:
                 ev = self._close(REASON_PAYLOAD_TOO_LARGE)
                 return [ev] if ev else []
             ptype, data = decode_packet(message)

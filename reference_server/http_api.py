@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import trio
+from taskchat.reference_server.app import ChatApp
 from taskchat.reference_server.auth import AuthFailure
 from taskchat.reference_server.chat import ChatError, Identity
 from taskchat.reference_server.store import HistoryError, write_failure_message
@@ -21,7 +22,6 @@ from taskchat.schemas import ErrorCode
 from taskchat.schemas.validation import validate
 
 if TYPE_CHECKING:
-    from taskchat.reference_server.app import ChatApp
     from taskchat.reference_server.chat import Effect
 
 log = logging.getLogger("taskchat.http")

@@ -23,6 +23,7 @@ from socketio import packet as sio_packet
 
 from .engineio import (
     REASON_PARSE_ERROR,
+    REASON_SLOW_CONSUMER,
     EngineSession,
     OutPacket,
 )
@@ -117,6 +118,7 @@ def _encode(
 ) -> tuple[OutPacket, ...]:
     # the common case, encoded without the codec: "4" + type + [nsp,] + [id] + JSON. orjson
     # refuses bytes, so a success also says there is nothing binary (no walk over the data)
+    body: bytes | None
     try:
         body = orjson.dumps(data)
     except TypeError:
@@ -223,11 +225,12 @@ def _check_placeholders(data: object, count: int) -> None:
 
 
 class _Namespace:
-    __slots__ = ("acks", "state")
+    __slots__ = ("acks", "pending", "state")
 
     def __init__(self) -> None:
         self.state = CONNECTING
         self.acks: dict[int, int] = {}  # ack id -> how many answers are owed
+        self.pending: list[OutPacket] = []  # sent while the CONNECT is decided: go after it
 
 
 class SocketIOConnection:
@@ -394,7 +397,13 @@ class SocketIOConnection:
         if state is None or state.state != CONNECTING or self.engine.closed:
             return False
         state.state = CONNECTED
-        return self._send((encode_connect(namespace, sid),))
+        pending, state.pending = state.pending, []
+        # the CONNECT reply and what was sent meanwhile go out as separate writes, as from
+        # Node's server (a client that reads one message at a time may rely on it)
+        ok = self._send((encode_connect(namespace, sid),))
+        if ok and pending:
+            ok = self._send(tuple(pending))
+        return ok
 
     def refuse(self, namespace: str, payload: object) -> None:
         """Answer a pending CONNECT with CONNECT_ERROR."""
@@ -424,9 +433,25 @@ class SocketIOConnection:
             del state.acks[ack_id]
         else:
             state.acks[ack_id] = owed - 1
-        if state.state != CONNECTED:
+        return self.send(namespace, pkts)
+
+    def send(self, namespace: str, pkts: tuple[OutPacket, ...]) -> bool:
+        """Send encoded packets (an event: see :func:`encode_event`, encoded once for every
+        recipient) to one namespace. While its CONNECT is being decided they wait and go out
+        right after the CONNECT reply, within the same bound as the session's queue (over it,
+        the session closes as a slow consumer). False if not sent (not connected there, or
+        the session closed)."""
+        state = self.namespaces.get(namespace)
+        if state is None or self.engine.closed:
             return False
-        return self._send(pkts)
+        if state.state == CONNECTED:
+            return self._send(pkts)
+        state.pending.extend(pkts)
+        if len(state.pending) > self.engine.queue_limit:
+            state.pending = []
+            self.engine.abort(REASON_SLOW_CONSUMER)
+            return False
+        return True
 
     def disconnect(self, namespace: str) -> bool:
         """Server-side disconnect of one namespace: sends DISCONNECT."""

@@ -1,9 +1,9 @@
 """The reference server's Socket.IO interface: what the chat app codes against.
 
 ``SocketIOServer`` glues the sans-IO Engine.IO / Socket.IO state machines
-(``engineio.py``, ``socketio_protocol.py``) to the trio transport (``transport.py``).
-The chat app implements ``Handler`` (and optionally ``HttpHandler``) and calls ``emit`` /
-``disconnect``.
+(``engineio.py``, ``socketio_protocol.py``) to the trio shell (``transport/``).
+The chat app implements ``Handler`` (and optionally ``HttpHandler``) and sends through
+``Sockets`` (``emit``, ``disconnect``), which the composition root hands to both.
 """
 
 from __future__ import annotations
@@ -17,27 +17,28 @@ import trio
 
 from . import engineio as eio
 from . import socketio_protocol as sio
+from .config import TransportSettings
 from .engineio import OutPacket
 from .transport import (
     CLOSE_TIMEOUT,
     REASON_SHUTDOWN,
-    WRITE_TIMEOUT,
+    AppFactory,
     EngineConnection,
+    HttpCallback,
     Signal,
     Transport,
 )
 
-
-@dataclass(frozen=True)
-class TransportSettings:
-    host: str = "127.0.0.1"
-    port: int = 9553
-    ping_interval: float = 25.0  # seconds
-    ping_timeout: float = 20.0  # seconds
-    max_payload: int = 1_000_000
-    connect_timeout: float = 45.0
-    send_queue_limit: int = 1024  # frames queued per socket before it is dropped as too slow
-    namespaces: tuple[str, ...] = ("/",)
+__all__ = [
+    "REASON_SHUTDOWN",
+    "Ack",
+    "Handler",
+    "HttpHandler",
+    "SocketIOServer",
+    "SocketRef",
+    "Sockets",
+    "TransportSettings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +72,23 @@ class Ack:
 
 
 class Handler(Protocol):
-    """Implemented by the chat app."""
+    """Implemented by the chat app.
+
+    ``on_event`` is synchronous and called from the connection's reader, in arrival order, as
+    each event arrives (no task hand-off per event): it must not block; slow work goes to a
+    task of the handler's own. While ``backlogged`` says a socket's requests should wait, its
+    connection stops reading until ``wait_capacity`` returns."""
 
     async def on_connect(self, sock: SocketRef, auth: object) -> dict | None:
         """None accepts; a dict refuses, sent as the CONNECT_ERROR payload."""
         ...
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None: ...
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
+        ...
+
+    def backlogged(self, sock: SocketRef) -> bool: ...
+
+    async def wait_capacity(self, sock: SocketRef) -> None: ...
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None: ...
 
@@ -103,46 +112,42 @@ REASON_PARSE_ERROR = eio.REASON_PARSE_ERROR  # a malformed Engine.IO / Socket.IO
 REASON_PING_TIMEOUT = eio.REASON_PING_TIMEOUT  # no PONG within ping_timeout
 REASON_SLOW_CONSUMER = eio.REASON_SLOW_CONSUMER  # send queue over its limit / write blocked
 REASON_PAYLOAD_TOO_LARGE = eio.REASON_PAYLOAD_TOO_LARGE  # a message over max_payload
-REASON_SHUTDOWN = REASON_SHUTDOWN  # serve() was cancelled
+# and REASON_SHUTDOWN (imported above): serve() was cancelled
 
-INBOX_LIMIT = 256  # events waiting for one socket's handler before its connection stops reading
+INBOX_LIMIT = 256  # events waiting for on_connect to finish before the connection stops reading
 REFUSAL_ON_ERROR = {"message": "Internal server error"}
-
-_CONNECTING, _CONNECTED, _CLOSED = 0, 1, 2
 
 log = logging.getLogger("taskchat.reference_server.socketio")
 
 
 class _Socket:
-    """Server-side state of one Socket.IO socket."""
+    """One Socket.IO socket's handler side. Its protocol state (connecting, connected, the
+    acks it owes) is the sans-IO layer's; this holds what the handler has been told."""
 
     __slots__ = (
+        "accepted",
         "app",
-        "conn",
+        "closed",
+        "connecting",
+        "greeted",
         "inbox",
         "namespace",
         "opened_at",
-        "pending",
         "reason",
         "ref",
-        "server",
         "sid",
-        "signal",
-        "state",
     )
 
-    def __init__(self, server: SocketIOServer, app: _SioApp, ref: SocketRef) -> None:
-        self.server = server
+    def __init__(self, app: _SioApp, ref: SocketRef) -> None:
         self.app = app
-        self.conn = app.conn
         self.ref = ref
         self.sid = ref.sid
         self.namespace = ref.namespace
-        self.state = _CONNECTING
-        # events for the handler loop, which swaps the list out (a deque costs 600 bytes)
+        self.connecting = True  # on_connect runs: events wait in the inbox
+        self.greeted = False  # on_connect accepted: on_disconnect is owed
+        self.accepted = False  # the CONNECT reply went out
+        self.closed = False
         self.inbox: list[tuple[str, list[object], Ack | None]] = []
-        self.signal = Signal()
-        self.pending: list[OutPacket] = []  # emitted while on_connect runs: sent after CONNECT
         self.reason: str | None = None
         self.opened_at = trio.current_time()
 
@@ -150,24 +155,22 @@ class _Socket:
         self.app.sio.send_ack(self.namespace, ack_id, args)
 
     def end(self, reason: str) -> None:
-        """The socket is disconnected (its handler loop finishes, then on_disconnect)."""
-        if self.state == _CLOSED:
+        """The socket is disconnected; the handler hears of it (on_disconnect) once it was
+        greeted and on_connect has finished."""
+        if self.closed:
             return
-        server = self.server
-        if self.state == _CONNECTED:
-            server._connected -= 1
-        self.state = _CLOSED
+        self.closed = True
         self.reason = reason
-        self.pending = []
-        if server._sockets.get(self.sid) is self:
-            del server._sockets[self.sid]
-        self.signal.set()
+        self.inbox = []
+        self.app.forget(self)
+        if self.greeted and not self.connecting:
+            self.app.conn.start_soon(self.app.server.run_disconnect, self)
 
 
 class _SioApp:
     """Socket.IO on one Engine.IO session (an ``EngineApp`` for the transport)."""
 
-    __slots__ = ("_capacity", "_capacity_waiting", "conn", "server", "sio", "sockets")
+    __slots__ = ("_capacity", "conn", "handler", "server", "sio", "sockets")
 
     def __init__(self, server: SocketIOServer, conn: EngineConnection) -> None:
         self.server = server
@@ -180,39 +183,64 @@ class _SioApp:
             send=conn.send_many,
         )
         self.sockets: dict[str, _Socket] = {}
-        self._capacity = Signal()
-        self._capacity_waiting = False
+        self.handler = server.handler
+        self._capacity = Signal()  # an inbox was taken, or the session closed
 
     def receive(self, data: str | bytes) -> None:
         for ev in self.sio.receive(data):
-            kind = type(ev)
-            if kind is sio.EventReceived:
+            if isinstance(ev, sio.EventReceived):
                 sock = self.sockets.get(ev.namespace)
                 if sock is None:
                     continue
                 ack = None if ev.ack_id is None else Ack(ev.ack_id, sock.answer)
-                sock.inbox.append((ev.event, ev.args, ack))
-                sock.signal.set()
-            elif kind is sio.ConnectRequest:
+                if sock.connecting:
+                    sock.inbox.append((ev.event, ev.args, ack))
+                else:
+                    self.dispatch(sock, ev.event, ev.args, ack)
+            elif isinstance(ev, sio.ConnectRequest):
                 self._connect(ev.namespace, ev.auth)
-            elif kind is sio.ClientDisconnected:
-                sock = self.sockets.pop(ev.namespace, None)
+            elif isinstance(ev, sio.ClientDisconnected):
+                sock = self.sockets.get(ev.namespace)
                 if sock is not None:
                     sock.end(REASON_CLIENT_DISCONNECT)
 
     def _connect(self, namespace: str, auth: object) -> None:
-        server = self.server
         conn = self.conn
         ref = SocketRef(eio.new_sid(), namespace, conn.transport_name, conn.remote)
-        sock = _Socket(server, self, ref)
+        sock = _Socket(self, ref)
         self.sockets[namespace] = sock
-        server._sockets[ref.sid] = sock
-        conn.transport.nursery.start_soon(server._run_socket, sock, auth)
+        self.server.sockets.add(sock)
+        conn.start_soon(self.server.run_connect, sock, auth)
+
+    def dispatch(self, sock: _Socket, event: str, args: list[object], ack: Ack | None) -> None:
+        try:
+            self.handler.on_event(sock.ref, event, args, ack)
+        except Exception:
+            log.exception("on_event failed sid=%s event=%r", sock.sid, event)
+
+    def connected(self, sock: _Socket) -> None:
+        """on_connect finished: what arrived meanwhile goes to the handler, in order."""
+        sock.connecting = False
+        inbox, sock.inbox = sock.inbox, []
+        for event, args, ack in inbox:
+            if sock.closed:
+                break
+            self.dispatch(sock, event, args, ack)
+        self._capacity.set()
+
+    def send(self, namespace: str, pkts: tuple[OutPacket, ...]) -> None:
+        """The route out for a socket's events (acks take the same one, in the layer)."""
+        if not self.sio.send(namespace, pkts) and self.conn.core.closed:
+            self.conn.abort(eio.REASON_SLOW_CONSUMER)  # wakes the session (no-op if closed)
+
+    def forget(self, sock: _Socket) -> None:
+        if self.sockets.get(sock.namespace) is sock:
+            del self.sockets[sock.namespace]
+        self.server.sockets.remove(sock)
 
     def closed(self, reason: str) -> None:
-        for sock in self.sockets.values():
+        for sock in list(self.sockets.values()):
             sock.end(reason)
-        self.sockets.clear()
         self._capacity.set()
 
     def next_deadline(self) -> float:
@@ -223,63 +251,46 @@ class _SioApp:
 
     @property
     def backlogged(self) -> bool:
-        return any(len(sock.inbox) >= INBOX_LIMIT for sock in self.sockets.values())
+        for sock in self.sockets.values():
+            if len(sock.inbox) >= INBOX_LIMIT or (
+                not sock.connecting and self.handler.backlogged(sock.ref)
+            ):
+                return True
+        return False
 
     async def wait_capacity(self) -> None:
-        try:
-            while self.backlogged and not self.conn.core.closed:
-                self._capacity_waiting = True
-                await self._capacity.wait()
-        finally:
-            self._capacity_waiting = False
+        while not self.conn.core.closed:
+            sock = next((s for s in self.sockets.values() if len(s.inbox) >= INBOX_LIMIT), None)
+            if sock is not None:
+                await self._capacity.wait()  # on_connect still runs
+                continue
+            sock = next(
+                (s for s in self.sockets.values()
+                 if not s.connecting and self.handler.backlogged(s.ref)),
+                None,
+            )
+            if sock is None:
+                return
+            await self.handler.wait_capacity(sock.ref)
 
 
-class SocketIOServer:
-    """The reference server's Socket.IO endpoint (and its HTTP side).
+class Sockets:
+    """The connected sockets by sid, and the one route out to them (``emit``, ``disconnect``).
 
-    ``write_timeout``, ``extra_apps`` and ``cors_origin`` are for the protocol test mode and
-    the tests; the chat app needs none of them.
-    """
+    Built first and handed to both the handler (which sends through it) and the server (which
+    fills it), so that neither is wired to the other after construction."""
 
-    def __init__(
-        self,
-        settings: TransportSettings,
-        handler: Handler,
-        http: HttpHandler | None = None,
-        *,
-        write_timeout: float = WRITE_TIMEOUT,
-        extra_apps: dict[str, Callable[[EngineConnection], object]] | None = None,
-        cors_origin: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.handler = handler
-        self.http = http
-        self._sockets: dict[str, _Socket] = {}
+    def __init__(self) -> None:
+        self._by_sid: dict[str, _Socket] = {}
         self._connected = 0
-        self._transport = Transport(
-            host=settings.host,
-            port=settings.port,
-            apps={"/socket.io/": self._make_app, **(extra_apps or {})},  # type: ignore[dict-item]
-            http=http,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
-            max_payload=settings.max_payload,
-            queue_limit=settings.send_queue_limit,
-            write_timeout=write_timeout,
-            cors_origin=cors_origin,
-        )
-
-    def _make_app(self, conn: EngineConnection) -> _SioApp:
-        return _SioApp(self, conn)
-
-    # -- the interface --------------------------------------------------------------------
 
     def emit(self, sids: Iterable[str], event: str, *args: object) -> None:
-        """Encode once; queue the same frame bytes for every socket. Never blocks; unknown or
-        closed sids are ignored. Raises TypeError if the arguments are not JSON-encodable."""
+        """Encode once; send the same packets (and frame bytes) to every socket. Never blocks;
+        unknown or closed sids are ignored. Raises TypeError if the arguments are not
+        JSON-encodable."""
         if isinstance(sids, str):
             sids = (sids,)
-        get = self._sockets.get
+        get = self._by_sid.get
         root: tuple[OutPacket, ...] | None = None
         others: dict[str, tuple[OutPacket, ...]] | None = None
         for sid in sids:
@@ -297,138 +308,129 @@ class SocketIOServer:
                 pkts = others.get(ns)  # type: ignore[assignment]
                 if pkts is None:
                     pkts = others[ns] = sio.encode_event(ns, event, args)
-            if sock.state == _CONNECTED:
-                sock.conn.send_many(pkts)
-            else:  # on_connect still runs: sent after the CONNECT reply, within the same bound
-                sock.pending.extend(pkts)
-                if len(sock.pending) > self.settings.send_queue_limit:
-                    sock.conn.core.abort(REASON_SLOW_CONSUMER)
-                    sock.conn.kick()
+            sock.app.send(ns, pkts)
 
     def disconnect(self, sid: str) -> None:
         """Server-side disconnect of one socket: sends DISCONNECT; the connection closes when it
         carries no other namespace."""
-        sock = self._sockets.get(sid)
+        sock = self._by_sid.get(sid)
         if sock is None:
             return
         app = sock.app
         app.sio.disconnect(sock.namespace)
-        if app.sockets.get(sock.namespace) is sock:
-            del app.sockets[sock.namespace]
         sock.end(REASON_SERVER_DISCONNECT)
         if not app.sockets:
             app.conn.close(REASON_SERVER_DISCONNECT, flush=True)
-
-    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen; ``task_status.started(bound_port)``; run until cancelled (which closes every
-        session: close frames go out, ``on_disconnect`` runs, within about a second)."""
-        await self._transport.serve(task_status=task_status)
 
     @property
     def connected(self) -> int:
         """Number of connected Socket.IO sockets."""
         return self._connected
 
-    # -- one socket's handler loop --------------------------------------------------------
+    def add(self, sock: _Socket) -> None:
+        self._by_sid[sock.sid] = sock
 
-    async def _run_socket(self, sock: _Socket, auth: object) -> None:
-        """on_connect, then on_event one at a time in arrival order, then on_disconnect."""
+    def accepted(self, sock: _Socket) -> None:
+        sock.accepted = True
+        self._connected += 1
+
+    def remove(self, sock: _Socket) -> None:
+        if self._by_sid.pop(sock.sid, None) is sock and sock.accepted:
+            self._connected -= 1
+
+
+class SocketIOServer:
+    """The reference server's Socket.IO endpoint (and its HTTP side).
+
+    ``extra_apps`` (more Engine.IO paths) is for the protocol test mode."""
+
+    def __init__(
+        self,
+        settings: TransportSettings,
+        sockets: Sockets,
+        handler: Handler,
+        http: HttpHandler | None = None,
+        *,
+        extra_apps: dict[str, AppFactory] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sockets = sockets
+        self.handler = handler
+        callback: HttpCallback | None = http
+        self._transport = Transport(
+            settings, {"/socket.io/": self._make_app, **(extra_apps or {})}, callback
+        )
+
+    def _make_app(self, conn: EngineConnection) -> _SioApp:
+        return _SioApp(self, conn)
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen; ``task_status.started(bound_port)``; run until cancelled (which closes every
+        session: close frames go out, ``on_disconnect`` runs, within about a second)."""
+        await self._transport.serve(task_status=task_status)
+
+    # -- a socket's handler tasks: on_connect, on_disconnect ------------------------------
+
+    async def run_connect(self, sock: _Socket, auth: object) -> None:
+        """on_connect, then the CONNECT reply (or CONNECT_ERROR); events are dispatched from
+        then on by the connection's reader, with no task of their own."""
         handler = self.handler
         ref = sock.ref
         app = sock.app
-        accepted = False
-        cancelled = False
         try:
             try:
                 refusal = await handler.on_connect(ref, auth)
             except Exception:
                 log.exception("on_connect failed sid=%s", ref.sid)
                 refusal = REFUSAL_ON_ERROR
-            if refusal is not None:
-                app.sio.refuse(sock.namespace, refusal)
-                if app.sockets.get(sock.namespace) is sock:
-                    del app.sockets[sock.namespace]
-                sock.end("refused")
-                # the app logs the connection events at info, with the user and the refusal code
-                log.debug(
-                    "connect_refused sid=%s nsp=%s remote=%s",
-                    ref.sid,
-                    ref.namespace,
-                    ref.remote,
-                    extra={
-                        "event": "connect_refused",
-                        "sid": ref.sid,
-                        "nsp": ref.namespace,
-                        "remote": ref.remote,
-                    },
-                )
-                return
-            accepted = True
-            if sock.state == _CONNECTING and app.sio.accept(sock.namespace, ref.sid):
-                sock.state = _CONNECTED
-                self._connected += 1
-                if sock.pending:
-                    sock.conn.send_many(sock.pending)
-                    sock.pending = []
-                log.debug(
-                    "connect sid=%s nsp=%s transport=%s remote=%s",
-                    ref.sid,
-                    ref.namespace,
-                    ref.transport,
-                    ref.remote,
-                    extra={
-                        "event": "connect",
-                        "sid": ref.sid,
-                        "nsp": ref.namespace,
-                        "transport": ref.transport,
-                        "remote": ref.remote,
-                    },
-                )
-            elif sock.state != _CLOSED:
-                sock.end(sock.app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
-            while True:
-                batch = sock.inbox
-                if batch:
-                    sock.inbox = []
-                    if app._capacity_waiting:
-                        app._capacity.set()
-                    for event, args, ack in batch:
-                        try:
-                            await handler.on_event(ref, event, args, ack)
-                        except Exception:
-                            log.exception("on_event failed sid=%s event=%r", ref.sid, event)
-                elif sock.state == _CLOSED:
-                    break
-                else:
-                    await sock.signal.wait()
         except trio.Cancelled:
-            cancelled = True
+            sock.connecting = False
+            sock.end(REASON_SHUTDOWN)  # not greeted: nothing owed to the handler
             raise
-        except Exception:  # pragma: no cover - a bug ends this socket, not the server
-            log.exception("socket loop failed sid=%s", ref.sid)
-        finally:
-            if sock.state != _CLOSED:
-                sock.end(REASON_SHUTDOWN if cancelled else REASON_TRANSPORT_CLOSE)
-            if accepted:
-                reason = sock.reason or REASON_SHUTDOWN
-                log.debug(
-                    "disconnect sid=%s nsp=%s reason=%r duration=%.3fs",
-                    ref.sid,
-                    ref.namespace,
-                    reason,
-                    trio.current_time() - sock.opened_at,
-                    extra={
-                        "event": "disconnect",
-                        "sid": ref.sid,
-                        "nsp": ref.namespace,
-                        "reason": reason,
-                        "remote": ref.remote,
-                    },
-                )
-                with trio.CancelScope(shield=cancelled) as scope:
-                    if cancelled:
-                        scope.deadline = trio.current_time() + CLOSE_TIMEOUT
-                    try:
-                        await handler.on_disconnect(ref, reason)
-                    except Exception:
-                        log.exception("on_disconnect failed sid=%s", ref.sid)
+        if refusal is not None:
+            sock.connecting = False
+            app.sio.refuse(sock.namespace, refusal)
+            sock.end("refused")
+            # the app logs the connection events at info, with the user and the refusal code
+            log.debug(
+                "connect_refused sid=%s nsp=%s remote=%s", ref.sid, ref.namespace, ref.remote,
+                extra={"event": "connect_refused", "sid": ref.sid, "nsp": ref.namespace,
+                       "remote": ref.remote},
+            )
+            return
+        sock.greeted = True
+        if not sock.closed and app.sio.accept(sock.namespace, ref.sid):
+            self.sockets.accepted(sock)
+            log.debug(
+                "connect sid=%s nsp=%s transport=%s remote=%s",
+                ref.sid, ref.namespace, ref.transport, ref.remote,
+                extra={"event": "connect", "sid": ref.sid, "nsp": ref.namespace,
+                       "transport": ref.transport, "remote": ref.remote},
+            )
+            app.connected(sock)
+            return
+        sock.connecting = False
+        if sock.closed:
+            await self.run_disconnect(sock)  # it went away while on_connect ran
+        else:
+            sock.end(app.conn.core.close_reason or REASON_TRANSPORT_CLOSE)
+
+    async def run_disconnect(self, sock: _Socket) -> None:
+        """on_disconnect of a greeted socket. At shutdown it runs shielded, briefly: the
+        server's nursery is cancelled, and the app still has to forget the socket."""
+        ref = sock.ref
+        reason = sock.reason or REASON_SHUTDOWN
+        log.debug(
+            "disconnect sid=%s nsp=%s reason=%r duration=%.3fs",
+            ref.sid, ref.namespace, reason, trio.current_time() - sock.opened_at,
+            extra={"event": "disconnect", "sid": ref.sid, "nsp": ref.namespace,
+                   "reason": reason, "remote": ref.remote},
+        )
+        shutdown = reason == REASON_SHUTDOWN
+        with trio.CancelScope(shield=shutdown) as scope:
+            if shutdown:
+                scope.deadline = trio.current_time() + CLOSE_TIMEOUT
+            try:
+                await self.handler.on_disconnect(ref, reason)
+            except Exception:
+                log.exception("on_disconnect failed sid=%s", ref.sid)

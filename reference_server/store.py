@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import outcome
+import trio
 from taskchat.reference_server.chat.effects import (
     DeleteMember,
     PutMember,
@@ -124,7 +126,10 @@ class Store:
         self._overlay: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (ticket, message)
         self._overlay_cid: dict[tuple[str, str, str], str] = {}
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._wakeup: Callable[[], None] | None = None
+        self._wakeup: Callable[[], None] | None = None  # starts a commit (run_committer)
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._on_commit: Callable[[], None] | None = None
+        self._in_flight: trio.Event | None = None  # set when the commit in flight is done
         self._failed: dict[int, BaseException] = {}  # ticket -> why its writes were not kept
         self.problem: str | None = None  # set once the file is gone: no write is kept after it
         # the inode of each file the store writes to; the -wal is learned when it first exists
@@ -273,69 +278,67 @@ class Store:
     async def run_committer(self, on_commit: Callable[[], None]) -> None:
         """Group commit until cancelled; ``on_commit`` runs on the trio thread after each.
 
-        The commit runs in trio's thread cache (``start_thread_soon``), and its result comes
-        back as a ``run_sync_soon`` callback that records the commit and calls ``on_commit``
-        right there: the released emits go out one scheduler pass sooner than if this task
-        were woken to do it, and without ``to_thread``'s limiter and bookkeeping (the
-        benchmark measured ~7 µs less server CPU per delivery, ~70 µs per commit)."""
-        import outcome
-        import trio
-
-        wake = trio.Event()
-
-        def wakeup() -> None:
-            wake.set()
-
-        token = trio.lowlevel.current_trio_token()
-        self._wakeup = wakeup
+        No task waits in between: ``submit`` starts a commit at once if none is in flight
+        (else the writes wait for the one in flight to finish, and go together in the next),
+        the commit runs in trio's thread cache (``start_thread_soon``), and its result comes
+        back as a ``run_sync_soon`` callback that records it, calls ``on_commit`` right there
+        and starts the next. So a message costs two hand-offs (to the worker thread and back)
+        instead of waking a committer task, a scheduler pass and a done event (the benchmark's
+        profile showed the trio scheduler's passes as the cost, not the disk). This task only
+        holds the committer's lifetime: on cancel, a commit in flight still finishes (worker
+        threads are not abandoned)."""
+        self._token = trio.lowlevel.current_trio_token()
+        self._on_commit = on_commit
+        self._wakeup = self._start_commit
         if self._pending:  # submitted before the committer started
-            wake.set()
+            self._start_commit()
         try:
-            while True:
-                await wake.wait()
-                # one pass of the scheduler first: sends that arrived in the same network
-                # wake-up submit now and share this commit, at no cost in latency
-                await trio.sleep(0)
-                wake = trio.Event()
-                batch, ticket = self._take()
-                if not batch:
-                    self._committed(ticket)
-                    on_commit()
-                    continue
-                done = trio.Event()
-
-                def finish(result: outcome.Outcome[dict[int, BaseException]], ticket: int = ticket,
-                           batch: list[tuple[int, Sequence[Write]]] = batch,
-                           done: trio.Event = done) -> None:
-                    # runs inside trio's entry-queue task: it must not raise
-                    try:
-                        if isinstance(result, outcome.Error):
-                            if not isinstance(result.error, StoreUnavailable):
-                                log.error("commit of %d requests failed", len(batch),
-                                          exc_info=result.error)
-                            failed = {t: result.error for t, _w in batch}
-                        else:
-                            assert isinstance(result, outcome.Value)
-                            failed = result.value
-                            for t, exc in failed.items():
-                                log.error("event=write_failed ticket=%d error=%r", t, exc)
-                        self._committed(ticket, failed)
-                        on_commit()
-                    except Exception:  # pragma: no cover - on_commit catches its own
-                        log.exception("after-commit step failed")
-                    finally:
-                        done.set()
-
-                trio.lowlevel.start_thread_soon(
-                    lambda batch=batch: self._commit(batch),
-                    lambda result, finish=finish: token.run_sync_soon(finish, result),
-                    name="taskchat commit",
-                )
-                # not abandoned on cancel: a commit in flight always finishes
-                with trio.CancelScope(shield=True):
-                    await done.wait()
+            await trio.sleep_forever()
         finally:
             self._wakeup = None
+            with trio.CancelScope(shield=True):
+                while self._in_flight is not None:
+                    await self._in_flight.wait()
+
+    def _start_commit(self) -> None:
+        """Commit what is pending in a worker thread, unless a commit is in flight (its
+        finish starts the next). Called on the trio thread."""
+        if self._in_flight is not None or not self._pending:
+            return
+        batch, ticket = self._take()
+        done = self._in_flight = trio.Event()
+        token = self._token
+        assert token is not None
+
+        def finish(result: outcome.Outcome[dict[int, BaseException]]) -> None:
+            # runs inside trio's entry-queue task: it must not raise
+            try:
+                if isinstance(result, outcome.Error):  # nothing of the batch was kept
+                    if not isinstance(result.error, StoreUnavailable):
+                        log.error("commit of %d requests failed", len(batch),
+                                  exc_info=result.error)
+                    failed = {t: result.error for t, _w in batch}
+                else:  # the batch was kept but for the requests that failed alone
+                    assert isinstance(result, outcome.Value)
+                    failed = result.value
+                    for t, exc in failed.items():
+                        log.error("event=write_failed ticket=%d error=%r", t, exc)
+                self._committed(ticket, failed)
+                if self._on_commit is not None:
+                    self._on_commit()
+            except Exception:  # pragma: no cover - on_commit catches its own
+                log.exception("after-commit step failed")
+            finally:
+                self._in_flight = None
+                done.set()
+                if self._wakeup is not None:
+                    self._start_commit()  # what arrived meanwhile, as one transaction
+
+        trio.lowlevel.start_thread_soon(
+            lambda: self._commit(batch),
+            lambda result: token.run_sync_soon(finish, result),
+            name="taskchat commit",
+        )
 
     # ------------------------------------------------------------------ lookups (MessageLookup)
 

@@ -20,17 +20,24 @@ import math
 
 import trio
 
+from .config import TransportSettings
 from .engineio import message_packet
-from .socketio_server import Ack, SocketIOServer, SocketRef, TransportSettings
+from .socketio_server import Ack, SocketIOServer, SocketRef, Sockets
 from .transport import EngineConnection
 
-TEST_SETTINGS = {
-    "ping_interval": 0.3,
-    "ping_timeout": 0.2,
-    "max_payload": 1_000_000,
-    "connect_timeout": 1.0,
-    "namespaces": ("/", "/custom"),
-}
+
+def test_settings(host: str, port: int) -> TransportSettings:
+    """The official suites' reference configuration."""
+    return TransportSettings(
+        host=host,
+        port=port,
+        ping_interval=0.3,
+        ping_timeout=0.2,
+        max_payload=1_000_000,
+        connect_timeout=1.0,
+        namespaces=("/", "/custom"),
+        cors_origin="*",
+    )
 
 
 class _EngineEcho:
@@ -59,47 +66,57 @@ class _EngineEcho:
         pass
 
 
+GREETING_DELAY = 0.02  # see _TestHandler.on_connect
+
+
 class _TestHandler:
-    def __init__(self) -> None:
-        self.server: SocketIOServer | None = None
+    def __init__(self, sockets: Sockets, nursery: trio.Nursery) -> None:
+        self.sockets = sockets
+        self.nursery = nursery
 
     async def on_connect(self, sock: SocketRef, auth: object) -> dict | None:
-        assert self.server is not None
-        self.server.emit([sock.sid], "auth", auth)  # goes out right after the CONNECT reply
+        # The suite reads one WebSocket message per event-loop turn (it re-arms its listener
+        # after each): Node's server sends this "auth" event in a later write than the CONNECT
+        # reply, and a client that reads both in one TCP read would miss it. So send it a
+        # moment after the reply, as a separate write.
+        self.nursery.start_soon(self._greet, sock.sid, auth)
         return None
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None:
-        assert self.server is not None
+    async def _greet(self, sid: str, auth: object) -> None:
+        await trio.sleep(GREETING_DELAY)
+        self.sockets.emit([sid], "auth", auth)
+
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
         if sock.namespace != "/":
             return
         if event == "message":
-            self.server.emit([sock.sid], "message-back", *args)
+            self.sockets.emit([sock.sid], "message-back", *args)
         elif event == "message-with-ack" and ack is not None:
             ack(*args)
 
-    async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
+    def backlogged(self, sock: SocketRef) -> bool:
+        return False
+
+    async def wait_capacity(self, sock: SocketRef) -> None:  # pragma: no cover - never
         pass
 
-
-def make_test_server(host: str, port: int) -> SocketIOServer:
-    handler = _TestHandler()
-    server = SocketIOServer(
-        TransportSettings(host=host, port=port, **TEST_SETTINGS),  # type: ignore[arg-type]
-        handler,
-        extra_apps={"/engine.io/": _EngineEcho},
-        cors_origin="*",
-    )
-    handler.server = server
-    return server
+    async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
+        pass
 
 
 async def serve_test_mode(
     host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the protocol test mode until cancelled; ``task_status.started(bound_port)``."""
-    await make_test_server(host, port).serve(task_status=task_status)
+    async with trio.open_nursery() as nursery:
+        sockets = Sockets()
+        server = SocketIOServer(
+            test_settings(host, port),
+            sockets,
+            _TestHandler(sockets, nursery),
+            extra_apps={"/engine.io/": _EngineEcho},
+        )
+        await server.serve(task_status=task_status)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from taskchat.schemas.validation import load_schema
 
@@ -32,6 +33,24 @@ CAN_DELETE_OWN: frozenset[str] = frozenset({"owner", "admin", "member"})
 CAN_DELETE_OTHERS: frozenset[str] = frozenset({"owner", "admin"})
 if not set(ROLES) >= CAN_COMMENT | CAN_DELETE_OWN | CAN_DELETE_OTHERS:
     raise ImportError("the role table names a role that defs/role.json does not")
+
+
+# The message object on the wire (CONTRACT §3): exactly the fields defs/message.json requires.
+# The stored row adds the tombstone fields (is_deleted, deleted_at), which only history shows.
+MESSAGE_FIELDS: tuple[str, ...] = tuple(load_schema("defs/message.json")["required"])
+
+
+def wire_message(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the socket side sends it: the contract's fields, nothing more (a
+    reference server is conservative in what it sends). A deleted message exists only as a
+    tombstone (D50): blanked, with ``is_deleted`` and ``deleted_at``, as history shows it."""
+    out = {name: stored.get(name) for name in MESSAGE_FIELDS}
+    if stored.get("is_deleted"):
+        out["message"] = ""
+        out["attachments"] = []
+        out["is_deleted"] = True
+        out["deleted_at"] = stored.get("deleted_at")
+    return out
 
 
 @dataclass(slots=True)

@@ -44,6 +44,7 @@ from taskchat.reference_server.chat.model import (
     Member,
     Task,
     iso,
+    wire_message,
 )
 from taskchat.reference_server.chat.validators import fast_accept, fast_validator, invalid_text
 from taskchat.schemas import ErrorCode, Event
@@ -305,6 +306,8 @@ class ChatRules:
         return [Emit(Event.USER_STOPPED_TYPING, {"taskId": task_id, "userId": user_id}, to)]
 
     def _take_rate(self, user_id: str, now: float) -> None:
+        if self.rate_limit == 0:  # 0 switches the limit off, as in most tools
+            return
         window = self._rate.get(user_id)
         if window is None:
             window = self._rate[user_id] = deque()
@@ -332,9 +335,7 @@ class ChatRules:
         if client_id is not None:
             original = self.lookup.by_client_id(task_id, ident.user_id, client_id)
             if original is not None:
-                if original.get("is_deleted"):  # a tombstone is shown blanked, as in history
-                    original = {**original, "message": "", "attachments": []}
-                return [Reply({"ok": True, "message": original})]
+                return [Reply({"ok": True, "message": wire_message(original)})]
         reply_to = p.get("replyTo")
         if reply_to is not None:
             self._message_of(task_id, reply_to, deleted_ok=True)
@@ -360,8 +361,9 @@ class ChatRules:
         effects: list[Effect] = [PutMessage(message)]
         effects += self._stop_typing(task_id, ident.user_id, self._others(task_id, sock.sid))
         room = tuple(self._rooms[task_id].sockets)
-        effects.append(Emit(Event.NEW_MESSAGE, {"taskId": task_id, "message": message}, room))
-        effects.append(Reply({"ok": True, "message": message}))
+        wire = wire_message(message)
+        effects.append(Emit(Event.NEW_MESSAGE, {"taskId": task_id, "message": wire}, room))
+        effects.append(Reply({"ok": True, "message": wire}))
         return effects
 
     def _edit(self, sock: _Socket, p: dict[str, Any], now: float) -> list[Effect]:
@@ -373,10 +375,11 @@ class ChatRules:
         self._take_rate(sock.identity.user_id, now)
         edited = {**msg, "message": p["newMessage"].strip(), "updated_at": iso(now), "is_edited": True}
         room = tuple(self._rooms[task_id].sockets)
+        wire = wire_message(edited)
         return [
             PutMessage(edited),
-            Emit(Event.MESSAGE_EDITED, {"taskId": task_id, "message": edited}, room),
-            Reply({"ok": True, "message": edited}),
+            Emit(Event.MESSAGE_EDITED, {"taskId": task_id, "message": wire}, room),
+            Reply({"ok": True, "message": wire}),
         ]
 
     def _delete(self, sock: _Socket, p: dict[str, Any], now: float) -> list[Effect]:

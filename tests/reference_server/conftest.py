@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import trio
-from taskchat.reference_server.socketio_server import SocketIOServer, TransportSettings
+from taskchat.reference_server.socketio_server import SocketIOServer, Sockets, TransportSettings
 
 
 class WireServer:
@@ -17,9 +17,10 @@ class WireServer:
 
     def __init__(self, handler: Any, settings: TransportSettings, **kwargs: Any) -> None:
         self.handler = handler
-        self.server = SocketIOServer(settings, handler, **kwargs)
+        self.sockets = Sockets()
         if hasattr(handler, "server"):
-            handler.server = self.server
+            handler.server = self.sockets  # the handlers of these tests send through it
+        self.server = SocketIOServer(settings, self.sockets, handler, **kwargs)
         self.port = 0
         self._token: trio.lowlevel.TrioToken | None = None
         self._scope: trio.CancelScope | None = None

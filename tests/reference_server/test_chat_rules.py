@@ -25,6 +25,7 @@ from taskchat.reference_server.chat import (
     Reply,
     Task,
 )
+from taskchat.reference_server.chat.model import MESSAGE_FIELDS
 from taskchat.schemas import ErrorCode, Event
 from taskchat.schemas.protocol import ACK_ERROR_SCHEMA
 from taskchat.schemas.validation import schema_for, validate
@@ -223,7 +224,11 @@ def test_send_stores_then_broadcasts_to_the_room_then_acks(h: Harness) -> None:
     assert msg["user_id"] == "mem" and msg["first_name"] == "Mem" and msg["last_name"] == "Tester"
     assert msg["avatar_url"] is None and msg["is_edited"] is False
     assert msg["created_at"] == "2025-11-24T16:00:00.000Z"
-    assert put.message == msg and reply(eff) == {"ok": True, "message": msg}
+    assert reply(eff) == {"ok": True, "message": msg}
+    # the socket side carries exactly the contract's 13 fields (CONTRACT §3); the stored row
+    # also keeps the tombstone fields that history shows
+    assert list(msg) == list(MESSAGE_FIELDS) and len(MESSAGE_FIELDS) == 13
+    assert put.message == {**msg, "is_deleted": False, "deleted_at": None}
 
 
 @pytest.mark.parametrize(
@@ -327,6 +332,7 @@ def test_a_retry_of_a_since_deleted_message_answers_its_tombstone(h: Harness) ->
     h.ev("a", Event.DELETE_MESSAGE, {"taskId": "t1", "messageId": mid})
     again = reply(h.send("a", "secret", clientMessageId="c-9"))["message"]  # schema-checked
     assert again["id"] == mid and again["is_deleted"] is True and again["message"] == ""
+    assert set(again) == {*MESSAGE_FIELDS, "is_deleted", "deleted_at"}  # D50
 
 
 def test_rate_limit_per_user_across_sockets_with_dedup_first_and_a_window() -> None:
@@ -349,6 +355,12 @@ def test_rate_limit_per_user_across_sockets_with_dedup_first_and_a_window() -> N
 # ---------------------------------------------------------------- edit / delete
 
 
+def test_a_rate_limit_of_zero_switches_the_limit_off() -> None:
+    h = Harness(rate_limit=0)
+    h.joined("a", "mem")
+    assert all(reply(h.send("a", f"m{i}"))["ok"] for i in range(50))
+
+
 def test_edit_by_the_author(h: Harness) -> None:
     h.joined("a", "mem")
     h.joined("b", "own")
@@ -360,6 +372,7 @@ def test_edit_by_the_author(h: Harness) -> None:
     assert edited.event == Event.MESSAGE_EDITED and edited.to == ("a", "b")
     msg = ack.payload["message"]  # type: ignore[union-attr]
     assert msg["message"] == "new" and msg["is_edited"] is True
+    assert edited.payload["message"] == msg and list(msg) == list(MESSAGE_FIELDS)  # type: ignore[index]
     assert msg["updated_at"] == "2025-11-24T16:00:02.500Z" != msg["created_at"]
     assert h.store.rows[mid]["message"] == "new"
 

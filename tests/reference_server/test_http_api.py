@@ -65,9 +65,8 @@ class Client:
 def run(test: Callable[[Client, ChatApp, Recorder], Awaitable[None]]) -> None:
     store = Store(":memory:")
     rules = ChatRules(store, tasks=store.load_tasks())
-    app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET))
     recorder = Recorder()
-    app.server = recorder  # type: ignore[assignment]
+    app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET), recorder)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:

@@ -42,12 +42,10 @@ def _app(tmp_path: Path) -> ChatApp:
     members = {u: Member(u, u, "member") for u in ("eve", "ann", "bob")}
     tasks = [Task("t1", "One", members=dict(members)), Task("t2", "Two", members=dict(members))]
     rules = ChatRules(store, tasks=tasks, rate_limit=1000)
-    app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET))
-
     class Quiet:
         def emit(self, *_a: Any) -> None: ...
 
-    app.server = Quiet()  # type: ignore[assignment]
+    app = ChatApp(ServerConfig(jwt_secret=SECRET), store, rules, Verifier(secret=SECRET), Quiet())
     for sid, uid, task in (("e", "eve", "t1"), ("a", "ann", "t1"), ("b", "bob", "t2")):
         rules.connect(sid, Identity(uid, uid, uid, ""))
         app.enqueue(rules.handle_event(sid, Event.JOIN_TASK, [task], 0.0))
@@ -76,15 +74,14 @@ def test_a_lone_surrogate_fails_alone_and_honest_sends_in_the_same_commit_are_ke
         async with trio.open_nursery() as nursery:
             nursery.start_soon(app.store.run_committer, app.drain)
             await trio.sleep(0)
-            # started together, they all submit in one scheduler pass: one group commit
+            # submitted in one scheduler pass: all but the first share one group commit
             for i, (event, payload) in enumerate(POISONED):
                 if isinstance(payload, dict) and payload.get("messageId") == "m0":
                     payload = {**payload, "messageId": m0}
-                nursery.start_soon(app.on_event, _sock("e"), event, [payload], ack(f"eve{i}"))
+                app.on_event(_sock("e"), event, [payload], ack(f"eve{i}"))
                 for sid, task in (("a", "t1"), ("b", "t2")):
                     honest = {"taskId": task, "message": f"{sid} {i}"}
-                    nursery.start_soon(app.on_event, _sock(sid), Event.SEND_MESSAGE, [honest],
-                                       ack(f"{sid}{i}"))
+                    app.on_event(_sock(sid), Event.SEND_MESSAGE, [honest], ack(f"{sid}{i}"))
             with trio.fail_after(10):
                 while not (app.store.idle and len(acks) == 3 * len(POISONED)):
                     await trio.sleep(0.005)

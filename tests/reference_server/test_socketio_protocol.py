@@ -113,6 +113,28 @@ def test_connect_timeout_spares_a_pending_connect() -> None:
     assert c.handle_timers(T0 + 5) == []
 
 
+def test_what_is_sent_while_connect_is_decided_follows_the_connect_reply() -> None:
+    c = make()
+    c.receive("0")
+    assert c.receive('21["early",1]') == [EventReceived("/", "early", [1], 1)]
+    assert c.send("/", sio.encode_event("/", "auth", [{}]))  # one route out, events and acks
+    assert c.send_ack("/", 1, ["ok"])
+    assert out(c) == []  # nothing before the CONNECT reply
+    assert c.accept("/", "SID")
+    assert out(c) == [b'40{"sid":"SID"}', b'42["auth",{}]', b'431["ok"]']
+    assert not c.send("/other", sio.encode_event("/other", "x", []))  # not connected there
+
+
+def test_what_waits_for_the_connect_is_bounded_like_the_queue() -> None:
+    engine = EngineSession(eio.WEBSOCKET, T0, queue_limit=3)
+    c = SocketIOConnection(engine, T0)
+    c.receive("0")
+    pkt = sio.encode_event("/", "x", [])
+    assert c.send("/", pkt) and c.send("/", pkt) and c.send("/", pkt)
+    assert not c.send("/", pkt)
+    assert engine.closed and engine.close_reason == eio.REASON_SLOW_CONSUMER
+
+
 # -- events and acks ------------------------------------------------------------------------
 
 

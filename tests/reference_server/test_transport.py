@@ -16,7 +16,7 @@ import requests
 import socketio
 import trio
 import websocket
-from taskchat.reference_server.socketio_server import Ack, SocketIOServer, SocketRef
+from taskchat.reference_server.socketio_server import Ack, SocketRef, Sockets
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,7 +25,7 @@ class EchoHandler:
     """A tiny Handler: echoes, acks, broadcasts; records what happened."""
 
     def __init__(self) -> None:
-        self.server: SocketIOServer | None = None
+        self.server: Sockets | None = None
         self.connects: list[tuple[SocketRef, object]] = []
         self.disconnects: list[tuple[str, str]] = []
         self.events: list[tuple[str, str, list[object]]] = []
@@ -38,9 +38,7 @@ class EchoHandler:
             self.connects.append((sock, auth))
         return None
 
-    async def on_event(
-        self, sock: SocketRef, event: str, args: list[object], ack: Ack | None
-    ) -> None:
+    def on_event(self, sock: SocketRef, event: str, args: list[object], ack: Ack | None) -> None:
         assert self.server is not None
         with self.lock:
             self.events.append((sock.sid, event, args))
@@ -53,10 +51,20 @@ class EchoHandler:
             ack("second")
             with pytest.raises(RuntimeError):
                 ack("third")
-        elif event == "sleep":
-            await trio.sleep(float(args[0]))  # type: ignore[arg-type]
-            if ack is not None:
-                ack("slept")
+        elif event == "sleep":  # slow work: in a task of its own, as the Handler says
+            trio.lowlevel.spawn_system_task(self._sleep, float(args[0]), ack)  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _sleep(seconds: float, ack: Ack | None) -> None:
+        await trio.sleep(seconds)
+        if ack is not None:
+            ack("slept")
+
+    def backlogged(self, sock: SocketRef) -> bool:
+        return False
+
+    async def wait_capacity(self, sock: SocketRef) -> None:
+        pass
 
     async def on_disconnect(self, sock: SocketRef, reason: str) -> None:
         with self.lock:
@@ -113,7 +121,7 @@ def test_roundtrip_with_python_socketio_client(wire_server: Any, transports: lis
         ref, auth = h.connects[0]
         assert auth == {"token": "t"} and ref.transport == transports[0] and ref.namespace == "/"
         assert ref.remote.startswith("127.0.0.1:")
-        assert srv.server.connected == 1
+        assert srv.sockets.connected == 1
     finally:
         c.disconnect()
     wait_until(lambda: h.disconnects, what="on_disconnect")
@@ -122,7 +130,7 @@ def test_roundtrip_with_python_socketio_client(wire_server: Any, transports: lis
         [(ref.sid, "client namespace disconnect")],
         [(ref.sid, "transport close")],
     )
-    wait_until(lambda: srv.server.connected == 0, what="connected == 0")
+    wait_until(lambda: srv.sockets.connected == 0, what="connected == 0")
 
 
 def test_client_namespace_disconnect(wire_server: Any) -> None:
@@ -177,9 +185,9 @@ def test_raw_polling_connect_then_upgrade(wire_server: Any) -> None:
         assert ws.recv() == "3probe"
         poller.join(5)
         assert pending["r"] == "6"
-        srv.call(srv.server.emit, [sid], "queued", 1)  # still polling until "5"
+        srv.call(srv.sockets.emit, [sid], "queued", 1)  # still polling until "5"
         assert requests.get(url, timeout=5).text == '42["queued",1]'
-        srv.call(srv.server.emit, [sid], "queued", 2)
+        srv.call(srv.sockets.emit, [sid], "queued", 2)
         ws.send("5")
         assert ws.recv() == '42["queued",2]'  # what was queued at the switch goes over WebSocket
         assert requests.get(url, timeout=5).status_code == 400
@@ -221,38 +229,41 @@ def test_server_disconnect(wire_server: Any) -> None:
     gone = threading.Event()
     c.on("disconnect", lambda *a: gone.set())
     sid = h.sids()[0]
-    srv.call(srv.server.disconnect, sid)
+    srv.call(srv.sockets.disconnect, sid)
     assert gone.wait(5)
     wait_until(lambda: h.disconnects, what="on_disconnect")
     assert h.disconnects == [(sid, "server namespace disconnect")]
-    srv.call(srv.server.emit, [sid], "ignored")  # unknown sids are ignored
-    srv.call(srv.server.disconnect, sid)
+    srv.call(srv.sockets.emit, [sid], "ignored")  # unknown sids are ignored
+    srv.call(srv.sockets.disconnect, sid)
 
 
 def test_emit_then_ack_order_and_events_in_order(wire_server: Any) -> None:
     h = EchoHandler()
     srv = wire_server(h)
     ws, sid = raw_connect(srv)
-    ws.send('42["sleep",0.2]')  # a slow handler holds back this socket's next events
+    ws.send('421["sleep",0.2]')  # slow work in its own task holds nothing back
     ws.send('427["emit_then_ack",{"n":1}]')
     for i in range(50):
         ws.send(f'42["echo",{i}]')
     assert ws.recv() == '42["first",{"n":1}]'
     assert ws.recv() == '437["second"]'
     assert [ws.recv() for _ in range(50)] == [f'42["echo",{i}]' for i in range(50)]
+    assert ws.recv() == '431["slept"]'
     assert [e for s, e, _ in h.events if s == sid][:3] == ["sleep", "emit_then_ack", "echo"]
     ws.close()
 
 
-def test_a_slow_handler_delays_only_its_socket(wire_server: Any) -> None:
+def test_a_slow_handler_delays_nobody(wire_server: Any) -> None:
     h = EchoHandler()
     srv = wire_server(h)
     slow, _ = raw_connect(srv)
     fast, _ = raw_connect(srv)
     slow.send('421["sleep",1.5]')
     t0 = time.monotonic()
+    slow.send('422["ack","quick too"]')
     fast.send('422["ack","quick"]')
     assert fast.recv() == '432["quick"]'
+    assert slow.recv() == '432["quick too"]'
     assert time.monotonic() - t0 < 1.0
     assert slow.recv() == '431["slept"]'
     slow.close()
@@ -261,7 +272,7 @@ def test_a_slow_handler_delays_only_its_socket(wire_server: Any) -> None:
 
 def test_slow_consumer_is_dropped_while_others_keep_up(wire_server: Any) -> None:
     h = EchoHandler()
-    srv = wire_server(h, send_queue_limit=16, server_kwargs={"write_timeout": 1.0})
+    srv = wire_server(h, send_queue_limit=16, write_timeout=1.0)
     # a raw client with a tiny receive buffer that stops reading after CONNECT
     slow, slow_sid = raw_connect(srv, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
     fast = client(srv, ["websocket"])
@@ -271,7 +282,7 @@ def test_slow_consumer_is_dropped_while_others_keep_up(wire_server: Any) -> None
     try:
         for i in range(1, 400):
             t0 = time.monotonic()
-            srv.call(srv.server.emit, [slow_sid, fast_sid], "big", {"i": i, "p": payload})
+            srv.call(srv.sockets.emit, [slow_sid, fast_sid], "big", {"i": i, "p": payload})
             wait_until(lambda i=i: len(fast.received) >= i, timeout=2, what=f"message {i}")
             worst = max(worst, time.monotonic() - t0)
             if any(s == slow_sid for s, _ in h.disconnects):
@@ -317,9 +328,7 @@ def test_http_handler_gets_other_paths(wire_server: Any) -> None:
     srv = wire_server(EchoHandler(), server_kwargs={}, max_payload=1000)
     assert requests.get(f"{srv.url}/healthz", timeout=5).status_code == 404  # no handler
 
-    srv2 = wire_server(EchoHandler())
-    srv2.server.http = http
-    srv2.server._transport.http = http
+    srv2 = wire_server(EchoHandler(), server_kwargs={"http": http})
     with requests.Session() as s:  # keep-alive: several requests on one connection
         for _ in range(3):
             r = s.post(f"{srv2.url}/api/tasks?x=1", data=b"body", timeout=5)
@@ -385,3 +394,65 @@ def test_shutdown_closes_every_session_quickly(wire_server: Any, caplog: Any) ->
     lines = [r.getMessage() for r in caplog.records if r.name == "taskchat.reference_server.socketio"]
     assert sum(m.startswith("connect sid=") for m in lines) == 3
     assert sum(m.startswith("disconnect sid=") and "server shutting down" in m for m in lines) == 3
+
+
+def _masked(first: int, payload: bytes, mask: bytes = b"\x01\x02\x03\x04") -> bytes:
+    """One client frame (RFC 6455 5.2): ``first`` is FIN/RSV/opcode; masked unless ``mask``
+    is empty."""
+    n = len(payload)
+    length = bytes([n | (0x80 if mask else 0)]) if n < 126 else (
+        bytes([126 | (0x80 if mask else 0)]) + n.to_bytes(2, "big"))
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if mask else payload
+    return bytes([first]) + length + mask + body
+
+
+def _close_code_after(srv: Any, frame: bytes) -> int:
+    """Open a raw WebSocket session, send ``frame``, return the code of the server's close."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    try:
+        sock.sendall(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(4096)
+        buf = buf.split(b"\r\n\r\n", 1)[1]
+        sock.sendall(frame)
+        while True:  # server frames: unmasked, payloads < 64 KiB here
+            while len(buf) < 4:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise AssertionError("closed without a close frame")
+                buf += chunk
+            opcode, n, head = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                n, head = int.from_bytes(buf[2:4], "big"), 4
+            while len(buf) < head + n:
+                buf += sock.recv(4096)
+            payload, buf = buf[head : head + n], buf[head + n :]
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (_masked(0x81, b"40", mask=b""), 1002),  # an unmasked client frame
+        (_masked(0xC1, b"40"), 1002),  # RSV1 without an extension that defines it
+        (_masked(0x83, b"40"), 1002),  # a reserved opcode
+        (_masked(0x89, b"x" * 126), 1002),  # a ping over 125 bytes
+        (_masked(0x09, b"x"), 1002),  # a fragmented ping
+        (_masked(0x81, b"4\xff\xfe"), 1007),  # text that is not UTF-8
+        (_masked(0x81, b"4" + b"x" * 1500), 1009),  # over max_payload
+        (_masked(0x88, (1000).to_bytes(2, "big")), 1000),  # the client's own close
+    ],
+)
+def test_websocket_protocol_violations_close_with_their_code(
+    wire_server: Any, frame: bytes, code: int
+) -> None:
+    srv = wire_server(EchoHandler(), max_payload=1000)
+    assert _close_code_after(srv, frame) == code
