@@ -32,6 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--report-dir", type=Path,
                    help="where the reports go (default reports/conformance-<timestamp>/)")
     p.add_argument("--workers", type=int, default=6, help="checks run at once (default 6)")
+    p.add_argument("--seed", type=int,
+                   help="the run's seed (random by default; every failure prints the one to replay)")
+    p.add_argument("--stateful-examples", type=int, metavar="N",
+                   help="random sessions of the stateful phase at most (0 turns it off)")
+    p.add_argument("--stateful-budget", type=float, metavar="SECONDS",
+                   help="seconds of new sessions in the stateful phase (default 8)")
+    p.add_argument("--stateful-steps", type=int, metavar="N",
+                   help="actions per session of the stateful phase at most (default 30)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why checks are skipped")
     p.set_defaults(func=run)
 
@@ -50,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
             report_dir=args.report_dir,
             workers=args.workers,
             verbose=args.verbose,
+            seed=args.seed,
+            stateful={k: v for k, v in (("examples", args.stateful_examples),
+                                        ("budget", args.stateful_budget),
+                                        ("steps", args.stateful_steps)) if v is not None},
         )
     except CannotRun as exc:
         print(f"taskchat check: could not run: {exc}", file=sys.stderr)

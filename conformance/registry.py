@@ -32,6 +32,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "ordering",
     "storage",
     "http_api",
+    "stateful",
 )
 
 # What a check may need from the target; without it the check is skipped, and says why.

@@ -10,7 +10,8 @@ import secrets
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -77,6 +78,17 @@ def _rs256_key_pair(directory: Path) -> tuple[str, Path]:
     return private_pem, public_path
 
 
+def _stateful_options(target: Target, seed: int | None, overrides: Mapping[str, float]) -> None:
+    """The command line's seed and stateful budget win over the config file's."""
+    if seed is not None:
+        target.seed = seed
+    bad = [f"{k}={v}" for k, v in overrides.items() if v < 0]
+    if bad:
+        raise CannotRun(f"stateful options must be >= 0: {', '.join(bad)}")
+    kinds = {k: type(getattr(target.stateful, k)) for k in overrides}
+    target.stateful = replace(target.stateful, **{k: kinds[k](v) for k, v in overrides.items()})
+
+
 def _check_selection(only: Sequence[str], requirements: Sequence[str]) -> None:
     unknown_areas = [a for a in only if a.upper() not in areas()]
     if unknown_areas:
@@ -98,6 +110,8 @@ def run_session(
     workers: int = 6,
     verbose: bool = False,
     stream: TextIO | None = None,
+    seed: int | None = None,
+    stateful: Mapping[str, float] | None = None,
 ) -> RunResult:
     stream = stream or sys.stdout  # looked up per run: a test may have swapped it
     # the server's secret is the server's business: PyJWT's advice on its length is noise here
@@ -108,6 +122,11 @@ def run_session(
         raise CannotRun("the selection matches no check")
     try:
         with open_target(url, jwt_secret, config) as target:
+            _stateful_options(target, seed, stateful or {})
+            if target.stateful.examples == 0:  # the stateful phase is turned off
+                checks = [c for c in checks if c.area != "STATE"]
+                if not checks:
+                    raise CannotRun("the selection matches no check")
             print(f"taskchat conformance: {len(checks)} checks against {target.url}",
                   file=stream, flush=True)
             run = run_checks(target, checks, workers=workers,

@@ -1,0 +1,317 @@
+"""The Hypothesis state machine: every action of the protocol, as a rule.
+
+Four users (``ana`` owner, ``ben`` a member with two tabs, ``cy`` a member of one task only,
+``vi`` a viewer), two tasks and one that does not exist, and the backend (through the control
+adapter) acting on them. Each rule performs one action on the server, and ``Session.settle``
+checks the ack and every socket's events against the model. Arguments are indices and short
+names, never server-generated ids, so that a seed replays the same session and Hypothesis can
+shrink a failing one to the few steps that still fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from taskchat.conformance.context import Ctx
+from taskchat.conformance.stateful.model import Msg, Outcome
+from taskchat.conformance.stateful.session import Divergence, Session
+from taskchat.schemas import Event
+
+SOCKETS = ("ana#1", "ben#1", "ben#2", "cy#1", "vi#1")
+USERS = ("ana", "ben", "cy", "vi")
+TASKS = ("T0", "T1", "T?")
+REAL_TASKS = ("T0", "T1")
+ROLES = ("owner", "admin", "member", "viewer")
+TEXTS = ("hello", "  padded text  ", "ünïcode ✓", "   ")
+CMIDS = (None, "c1", "c2")
+MESSAGE = st.integers(min_value=0, max_value=12)  # an index; past the end: an unknown id
+
+
+def _live(rule_body: Callable[..., None]) -> Callable[..., None]:
+    """A rule that does nothing in a session past the budget."""
+
+    @functools.wraps(rule_body)
+    def run(self: SessionMachine, **kwargs: Any) -> None:
+        if self.live:
+            rule_body(self, **kwargs)
+
+    return run
+
+
+class Phase(Protocol):
+    """What the machine needs from the run that drives it."""
+
+    ctx: Ctx
+
+    def over_budget(self) -> bool: ...
+
+    def started(self, machine: SessionMachine) -> None: ...
+
+
+def machine_for(phase: Phase) -> type[SessionMachine]:
+    """A machine class bound to one run (Hypothesis builds a fresh instance per session)."""
+
+    class BoundMachine(SessionMachine):
+        def __init__(self) -> None:
+            super().__init__(phase)
+
+    BoundMachine.__name__ = BoundMachine.__qualname__ = "ChatSession"
+    return BoundMachine
+
+
+class SessionMachine(RuleBasedStateMachine):
+    def __init__(self, phase: Phase) -> None:
+        super().__init__()
+        self.phase = phase
+        self.steps: list[str] = []
+        self.failed = False
+        self.error: Divergence | None = None
+        # Once the budget is spent, the remaining examples Hypothesis asks for draw their steps
+        # as usual (rejecting them would change what a prefix draws, which Hypothesis reads as
+        # flaky generation) but touch no server: each costs microseconds.
+        self.live = not phase.over_budget()
+        if not self.live:
+            return
+        phase.started(self)
+        self.s = Session(phase.ctx, self.steps)
+        self.m = self.s.model
+        for label in SOCKETS:
+            self.s.open(label)
+            self.m.sockets[label].connected = True
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _step(self, text: str, run: Callable[[], None]) -> None:
+        self.steps.append(text)
+        try:
+            run()
+        except Divergence as exc:
+            self.failed, self.error = True, exc
+            raise
+
+    def _ack_step(self, label: str, event: str, payload: Any, outcomes: Any,
+                  shown: str | None = None) -> None:
+        def run() -> None:
+            ack, before = self.s.call(label, event, payload)
+            self.steps.append(f"    ack {self.s.show(ack)}")
+            self.s.settle(outcomes, ack, sender=label, before=before)
+
+        self._step(f"{label}: {event} {shown or self.s.show(payload)}", run)
+
+    def _msg(self, i: int) -> Msg | None:
+        return self.m.messages[i] if i < len(self.m.messages) else None
+
+    def _msg_id(self, i: int) -> str:
+        msg = self._msg(i)
+        return msg.id if msg else f"no-such-message-{i}"
+
+    def _connected(self, label: str) -> bool:
+        return self.m.sockets[label].connected
+
+    # -- socket rules -----------------------------------------------------------------------
+
+    @rule(label=st.sampled_from(SOCKETS))
+    @_live
+    def connect(self, label: str) -> None:
+        if self._connected(label):
+            return
+
+        def run() -> None:
+            self.s.open(label)
+            self.s.settle(self.m.predict_connect(label))
+
+        self._step(f"{label}: connect", run)
+
+    @rule(label=st.sampled_from(SOCKETS), abrupt=st.booleans())
+    @_live
+    def disconnect(self, label: str, abrupt: bool) -> None:
+        if not self._connected(label):
+            return
+
+        def run() -> None:
+            outcomes = self.m.predict_disconnect(label)
+            self.s.close(label, abrupt)
+            self.s.settle(outcomes)
+
+        self._step(f"{label}: {'drop the connection' if abrupt else 'disconnect'}", run)
+
+    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS))
+    @_live
+    def join(self, label: str, task: str) -> None:
+        if not self._connected(label):
+            return
+        self.s.how_out.pop((label, self.s.tid(task)), None)
+        self._ack_step(label, Event.JOIN_TASK, self.s.tid(task),
+                       self.m.predict_join(label, self.s.tid(task)))
+
+    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS))
+    @_live
+    def leave(self, label: str, task: str) -> None:
+        if not self._connected(label):
+            return
+        tid = self.s.tid(task)
+        if tid in self.m.sockets[label].rooms:
+            self.s.how_out[(label, tid)] = "left"
+        self._ack_step(label, Event.LEAVE_TASK, tid, self.m.predict_leave(label, tid))
+
+    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS),
+          text=st.sampled_from(TEXTS), cmid=st.sampled_from(CMIDS),
+          reply=st.one_of(st.none(), MESSAGE))
+    @_live
+    def send(self, label: str, task: str, text: str, cmid: str | None,
+             reply: int | None) -> None:
+        if not self._connected(label):
+            return
+        tid = self.s.tid(task)
+        payload: dict[str, Any] = {"taskId": tid, "message": text}
+        if cmid is not None:
+            payload["clientMessageId"] = cmid
+        reply_to = None if reply is None else self._msg_id(reply)
+        if reply_to is not None:
+            payload["replyTo"] = reply_to
+        self._ack_step(label, Event.SEND_MESSAGE, payload,
+                       self.m.predict_send(label, tid, text, cmid, reply_to))
+
+    @rule(i=MESSAGE, tab=st.sampled_from(SOCKETS))
+    @_live
+    def retry(self, i: int, tab: str) -> None:
+        """Send a message again with its clientMessageId, from any socket of its author (a
+        retry after a dropped connection)."""
+        with_cmid = [m for m in self.m.messages if m.cmid]
+        if not with_cmid:
+            return
+        msg = with_cmid[i % len(with_cmid)]
+        label = tab if self.m.sockets[tab].user == msg.author else next(
+            s for s in SOCKETS if self.m.sockets[s].user == msg.author)
+        if not self._connected(label):
+            return
+        payload: dict[str, Any] = {"taskId": msg.task, "message": msg.text,
+                                   "clientMessageId": msg.cmid}
+        if msg.reply_to is not None:
+            payload["replyTo"] = msg.reply_to
+        self._ack_step(label, Event.SEND_MESSAGE, payload,
+                       self.m.predict_send(label, msg.task, msg.text, msg.cmid, msg.reply_to),
+                       shown=f"(a retry) {self.s.show(payload)}")
+
+    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS), i=MESSAGE,
+          text=st.sampled_from(TEXTS))
+    @_live
+    def edit(self, label: str, task: str, i: int, text: str) -> None:
+        if not self._connected(label):
+            return
+        tid = self.s.tid(task)
+        payload = {"taskId": tid, "messageId": self._msg_id(i), "newMessage": text}
+        self._ack_step(label, Event.EDIT_MESSAGE, payload,
+                       self.m.predict_edit(label, tid, self._msg(i), text))
+
+    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS), i=MESSAGE)
+    @_live
+    def delete(self, label: str, task: str, i: int) -> None:
+        if not self._connected(label):
+            return
+        tid = self.s.tid(task)
+        payload = {"taskId": tid, "messageId": self._msg_id(i)}
+        self._ack_step(label, Event.DELETE_MESSAGE, payload,
+                       self.m.predict_delete(label, tid, self._msg(i)))
+
+    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS), start=st.booleans())
+    @_live
+    def typing(self, label: str, task: str, start: bool) -> None:
+        if not self._connected(label):
+            return
+        tid = self.s.tid(task)
+        if start:
+            timeout = self.phase.ctx.target.timeouts.typing_timeout
+            slack = self.phase.ctx.target.timeouts.event
+            outcomes = self.m.predict_typing_start(label, tid, time.monotonic(), timeout, slack)
+            self._ack_step(label, Event.TYPING_START, {"taskId": tid}, outcomes)
+        else:
+            self._ack_step(label, Event.TYPING_STOP, {"taskId": tid},
+                           self.m.predict_typing_stop(label, tid))
+
+    # -- backend rules (the control adapter) ------------------------------------------------
+
+    @rule(task=st.sampled_from(REAL_TASKS), user=st.sampled_from(USERS),
+          role=st.sampled_from(ROLES))
+    @_live
+    def set_role(self, task: str, user: str, role: str) -> None:
+        tid = self.s.tid(task)
+
+        def run() -> None:
+            outcomes = self.m.predict_set_member(tid, user, role)
+            self.phase.ctx.control.set_member(tid, self.m.sub(user), role,
+                                              self.m.users[user].name)
+            self.s.settle(outcomes)
+
+        self._step(f"backend: set {user}'s role in {task} to {role}", run)
+
+    @rule(task=st.sampled_from(REAL_TASKS), user=st.sampled_from(USERS))
+    @_live
+    def remove(self, task: str, user: str) -> None:
+        tid = self.s.tid(task)
+        if user not in self.m.tasks[tid]:
+            return
+
+        def run() -> None:
+            outcomes = self.m.predict_remove_member(tid, user)
+            for label, sock in self.m.sockets.items():
+                if sock.user == user and tid in sock.rooms:
+                    self.s.how_out[(label, tid)] = "removed"
+            self.phase.ctx.control.remove_member(tid, self.m.sub(user))
+            self.s.settle(outcomes)
+
+        self._step(f"backend: remove {user} from {task}", run)
+
+    @rule(task=st.sampled_from(REAL_TASKS), n=st.integers(0, 3))
+    @_live
+    def update_task(self, task: str, n: int) -> None:
+        tid = self.s.tid(task)
+        changes: dict[str, Any] = {"status": ("open", "doing", "done", "open")[n]}
+        if n % 2:
+            changes["title"] = f"title {n}"
+
+        def run() -> None:
+            outcomes = self.m.predict_update_task(tid, changes)
+            self.phase.ctx.control.update_task(tid, changes)
+            self.s.settle(outcomes)
+
+        self._step(f"backend: update {task} with {changes}", run)
+
+    @rule(task=st.sampled_from(REAL_TASKS), with_data=st.booleans())
+    @_live
+    def notify(self, task: str, with_data: bool) -> None:
+        tid = self.s.tid(task)
+        data = {"n": len(self.steps)} if with_data else None
+        text = f"notice {len(self.steps)}"
+
+        def run() -> None:
+            outcomes = self.m.predict_notify(tid, "info", text, data)
+            self.phase.ctx.control.post_notification(tid, "info", text, data)
+            self.s.settle(outcomes)
+
+        self._step(f"backend: notify {task}: {text!r} data={data}", run)
+
+    @precondition(lambda self: self.phase.ctx.target.http_api)
+    @rule(user=st.sampled_from(USERS), task=st.sampled_from(REAL_TASKS))
+    @_live
+    def read_history(self, user: str, task: str) -> None:
+        self._step(f"{user}: GET history of {task}", lambda: self.s.history(user, task))
+
+    # -- end of a session -------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        if not self.live:
+            return
+        try:
+            if not self.failed:
+                quiet = [Outcome("nothing more arrives", "STATE-1", None)]
+                self._step("(end of the session: nothing more arrives)",
+                           lambda: self.s.settle(quiet, grace=self.s.opts.settle))
+        finally:
+            self.s.close_all()
+
