@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stateful-budget", type=float, metavar="SECONDS",
                    help="seconds of new sessions in the stateful phase (default 8)")
     p.add_argument("--stateful-steps", type=int, metavar="N",
-                   help="actions per session of the stateful phase at most (default 30)")
+                   help="actions per session of the stateful phase at most (default 50)")
+    p.add_argument("--stateful-shrink", type=float, metavar="SECONDS",
+                   help="seconds for shrinking a failing session (default 10)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why checks are skipped")
     p.set_defaults(func=run)
 
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             stateful={k: v for k, v in (("examples", args.stateful_examples),
                                         ("budget", args.stateful_budget),
+                                        ("shrink", args.stateful_shrink),
                                         ("steps", args.stateful_steps)) if v is not None},
         )
     except CannotRun as exc:

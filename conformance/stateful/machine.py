@@ -1,7 +1,7 @@
 """The Hypothesis state machine: every action of the protocol, as a rule.
 
-Four users (``ana`` owner, ``ben`` a member with two tabs, ``cy`` a member of one task only,
-``vi`` a viewer), two tasks and one that does not exist, and the backend (through the control
+Three users (``ana`` owner, ``ben`` a member with two tabs, ``vi`` a viewer of one task and
+a stranger to the other), two tasks and one that does not exist, and the backend (through the control
 adapter) acting on them. Each rule performs one action on the server, and ``Session.settle``
 checks the ack and every socket's events against the model. Arguments are indices and short
 names, never server-generated ids, so that a seed replays the same session and Hypothesis can
@@ -16,28 +16,34 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from taskchat.conformance.context import Ctx
 from taskchat.conformance.stateful.model import Msg, Outcome
 from taskchat.conformance.stateful.session import Divergence, Session
 from taskchat.schemas import Event
 
-SOCKETS = ("ana#1", "ben#1", "ben#2", "cy#1", "vi#1")
-USERS = ("ana", "ben", "cy", "vi")
-TASKS = ("T0", "T1", "T?")
-REAL_TASKS = ("T0", "T1")
-ROLES = ("owner", "admin", "member", "viewer")
-TEXTS = ("hello", "  padded text  ", "ünïcode ✓", "   ")
+SOCKETS = ("ana#1", "ben#1", "ben#2", "vi#1")
+# a socket argument is an index into the sockets that can act (connected, or for `connect`
+# disconnected), so that few steps are wasted on actions that cannot happen
+SOCK = st.integers(min_value=0, max_value=len(SOCKETS) - 1)
+USERS = ("ben", "vi", "ana")
+TASKS = ("T0", "T1", "T0", "T1", "T?")  # the missing task now and then
+REAL_TASKS = ("T0", "T1", "T0")
+ROLES = ("viewer", "member", "viewer", "member", "admin", "owner")
+TEXTS = ("hello", "  padded text  ", "hello", "ünïcode ✓", "   ")  # blank: INVALID_PAYLOAD
 CMIDS = (None, "c1", "c2")
-MESSAGE = st.integers(min_value=0, max_value=12)  # an index; past the end: an unknown id
+# a message of the session by index (cyclically); the last value names no message at all
+MESSAGE = st.integers(min_value=0, max_value=7)
+_NO_MESSAGE = 7
 
 
 def _live(rule_body: Callable[..., None]) -> Callable[..., None]:
-    """A rule that does nothing in a session past the budget."""
+    """A rule that does nothing once the budget is spent (the running session stops there)."""
 
     @functools.wraps(rule_body)
     def run(self: SessionMachine, **kwargs: Any) -> None:
-        if self.live:
+        if self.live and not self.phase.over_budget() and not self.phase.longer_than_best(
+                self.actions()):
             rule_body(self, **kwargs)
 
     return run
@@ -49,6 +55,10 @@ class Phase(Protocol):
     ctx: Ctx
 
     def over_budget(self) -> bool: ...
+
+    def check_shrink_budget(self) -> None: ...
+
+    def longer_than_best(self, actions: int) -> bool: ...
 
     def started(self, machine: SessionMachine) -> None: ...
 
@@ -67,6 +77,7 @@ def machine_for(phase: Phase) -> type[SessionMachine]:
 class SessionMachine(RuleBasedStateMachine):
     def __init__(self, phase: Phase) -> None:
         super().__init__()
+        phase.check_shrink_budget()
         self.phase = phase
         self.steps: list[str] = []
         self.failed = False
@@ -80,15 +91,13 @@ class SessionMachine(RuleBasedStateMachine):
         phase.started(self)
         self.s = Session(phase.ctx, self.steps)
         self.m = self.s.model
-        for label in SOCKETS:
-            self.s.open(label)
-            self.m.sockets[label].connected = True
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _step(self, text: str, run: Callable[[], None]) -> None:
-        self.steps.append(text)
         try:
+            self.s.ensure_ready()
+            self.steps.append(text)
             run()
         except Divergence as exc:
             self.failed, self.error = True, exc
@@ -103,8 +112,13 @@ class SessionMachine(RuleBasedStateMachine):
 
         self._step(f"{label}: {event} {shown or self.s.show(payload)}", run)
 
+    def actions(self) -> int:
+        return sum(1 for s in self.steps if not s.startswith("    "))
+
     def _msg(self, i: int) -> Msg | None:
-        return self.m.messages[i] if i < len(self.m.messages) else None
+        if i == _NO_MESSAGE or not self.m.messages:
+            return None
+        return self.m.messages[i % len(self.m.messages)]
 
     def _msg_id(self, i: int) -> str:
         msg = self._msg(i)
@@ -113,59 +127,85 @@ class SessionMachine(RuleBasedStateMachine):
     def _connected(self, label: str) -> bool:
         return self.m.sockets[label].connected
 
-    # -- socket rules -----------------------------------------------------------------------
+    def _pick(self, i: int, connected: bool = True) -> str | None:
+        """The i-th socket (cyclically) among those connected (or disconnected)."""
+        socks = [x for x in SOCKETS if self._connected(x) == connected]
+        return socks[i % len(socks)] if socks else None
 
-    @rule(label=st.sampled_from(SOCKETS))
+    # -- start of a session -----------------------------------------------------------------
+
+    @initialize(joined=st.booleans())
     @_live
-    def connect(self, label: str) -> None:
-        if self._connected(label):
+    def start(self, joined: bool) -> None:
+        """Half of the sessions start with every socket in the rooms of its user's tasks (the
+        others with none in a room): interactions between users come sooner."""
+        if not joined:
             return
 
         def run() -> None:
-            self.s.open(label)
-            self.s.settle(self.m.predict_connect(label))
+            for task in REAL_TASKS[:2]:
+                tid = self.s.tid(task)
+                for label in SOCKETS:
+                    if self.m.sockets[label].user not in self.m.tasks[tid]:
+                        continue
+                    ack, before = self.s.call(label, Event.JOIN_TASK, tid)
+                    self.steps.append(f"    {label}: join_task {task} -> ack {self.s.show(ack)}")
+                    self.s.settle(self.m.predict_join(label, tid), ack, sender=label,
+                                  before=before)
 
-        self._step(f"{label}: connect", run)
+        self._step("every socket joins its user's tasks", run)
+
+    # -- socket rules -----------------------------------------------------------------------
 
     @rule(label=st.sampled_from(SOCKETS), abrupt=st.booleans())
     @_live
-    def disconnect(self, label: str, abrupt: bool) -> None:
-        if not self._connected(label):
+    def reconnect(self, label: str, abrupt: bool) -> None:
+        """A connected socket disconnects (with a goodbye, or dropped as a network failure
+        would); a disconnected one connects again (and is in no room)."""
+        if self._connected(label):
+            def run() -> None:
+                outcomes = self.m.predict_disconnect(label)
+                self.s.close(label, abrupt)
+                self.s.settle(outcomes)
+
+            self._step(f"{label}: {'drop the connection' if abrupt else 'disconnect'}", run)
             return
 
-        def run() -> None:
-            outcomes = self.m.predict_disconnect(label)
-            self.s.close(label, abrupt)
-            self.s.settle(outcomes)
+        def again() -> None:
+            self.s.open(label)
+            self.s.settle(self.m.predict_connect(label))
 
-        self._step(f"{label}: {'drop the connection' if abrupt else 'disconnect'}", run)
+        self._step(f"{label}: connect", again)
 
-    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS))
+    @rule(sock=SOCK, task=st.sampled_from(TASKS))
     @_live
-    def join(self, label: str, task: str) -> None:
-        if not self._connected(label):
+    def join(self, sock: int, task: str) -> None:
+        label = self._pick(sock)
+        if label is None:
             return
         self.s.how_out.pop((label, self.s.tid(task)), None)
         self._ack_step(label, Event.JOIN_TASK, self.s.tid(task),
                        self.m.predict_join(label, self.s.tid(task)))
 
-    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS))
+    @rule(sock=SOCK, task=st.sampled_from(TASKS))
     @_live
-    def leave(self, label: str, task: str) -> None:
-        if not self._connected(label):
+    def leave(self, sock: int, task: str) -> None:
+        label = self._pick(sock)
+        if label is None:
             return
         tid = self.s.tid(task)
         if tid in self.m.sockets[label].rooms:
             self.s.how_out[(label, tid)] = "left"
         self._ack_step(label, Event.LEAVE_TASK, tid, self.m.predict_leave(label, tid))
 
-    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS),
+    @rule(sock=SOCK, task=st.sampled_from(TASKS),
           text=st.sampled_from(TEXTS), cmid=st.sampled_from(CMIDS),
           reply=st.one_of(st.none(), MESSAGE))
     @_live
-    def send(self, label: str, task: str, text: str, cmid: str | None,
+    def send(self, sock: int, task: str, text: str, cmid: str | None,
              reply: int | None) -> None:
-        if not self._connected(label):
+        label = self._pick(sock)
+        if label is None:
             return
         tid = self.s.tid(task)
         payload: dict[str, Any] = {"taskId": tid, "message": text}
@@ -177,19 +217,39 @@ class SessionMachine(RuleBasedStateMachine):
         self._ack_step(label, Event.SEND_MESSAGE, payload,
                        self.m.predict_send(label, tid, text, cmid, reply_to))
 
-    @rule(i=MESSAGE, tab=st.sampled_from(SOCKETS))
+    @rule(sock=SOCK, task=st.sampled_from(TASKS), i=MESSAGE, text=st.sampled_from(TEXTS),
+          kind=st.sampled_from(("edit", "delete", "retry")))
     @_live
-    def retry(self, i: int, tab: str) -> None:
+    def change_message(self, sock: int, task: str, i: int, text: str, kind: str) -> None:
+        """Edit or delete a message of the session, or send one again (one rule: sending and
+        joining matter more to what happens between users, so they come more often)."""
+        if kind == "edit":
+            self._edit(sock, task, i, text)
+        elif kind == "delete":
+            self._delete(sock, task, i)
+        else:
+            self._retry(i, bool(sock % 2))
+
+    @rule(task=st.sampled_from(REAL_TASKS), n=st.integers(0, 3), notify=st.booleans())
+    @_live
+    def backend_event(self, task: str, n: int, notify: bool) -> None:
+        """A task update or a notification from the backend."""
+        if notify:
+            self._notify(task, bool(n % 2))
+        else:
+            self._update_task(task, n)
+
+    def _retry(self, i: int, tab: bool) -> None:
         """Send a message again with its clientMessageId, from any socket of its author (a
         retry after a dropped connection)."""
         with_cmid = [m for m in self.m.messages if m.cmid]
         if not with_cmid:
             return
         msg = with_cmid[i % len(with_cmid)]
-        label = tab if self.m.sockets[tab].user == msg.author else next(
-            s for s in SOCKETS if self.m.sockets[s].user == msg.author)
-        if not self._connected(label):
+        mine = [x for x in SOCKETS if self.m.sockets[x].user == msg.author and self._connected(x)]
+        if not mine:
             return
+        label = mine[-1] if tab else mine[0]
         payload: dict[str, Any] = {"taskId": msg.task, "message": msg.text,
                                    "clientMessageId": msg.cmid}
         if msg.reply_to is not None:
@@ -198,31 +258,29 @@ class SessionMachine(RuleBasedStateMachine):
                        self.m.predict_send(label, msg.task, msg.text, msg.cmid, msg.reply_to),
                        shown=f"(a retry) {self.s.show(payload)}")
 
-    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS), i=MESSAGE,
-          text=st.sampled_from(TEXTS))
-    @_live
-    def edit(self, label: str, task: str, i: int, text: str) -> None:
-        if not self._connected(label):
+    def _edit(self, sock: int, task: str, i: int, text: str) -> None:
+        label = self._pick(sock)
+        if label is None:
             return
         tid = self.s.tid(task)
         payload = {"taskId": tid, "messageId": self._msg_id(i), "newMessage": text}
         self._ack_step(label, Event.EDIT_MESSAGE, payload,
                        self.m.predict_edit(label, tid, self._msg(i), text))
 
-    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS), i=MESSAGE)
-    @_live
-    def delete(self, label: str, task: str, i: int) -> None:
-        if not self._connected(label):
+    def _delete(self, sock: int, task: str, i: int) -> None:
+        label = self._pick(sock)
+        if label is None:
             return
         tid = self.s.tid(task)
         payload = {"taskId": tid, "messageId": self._msg_id(i)}
         self._ack_step(label, Event.DELETE_MESSAGE, payload,
                        self.m.predict_delete(label, tid, self._msg(i)))
 
-    @rule(label=st.sampled_from(SOCKETS), task=st.sampled_from(TASKS), start=st.booleans())
+    @rule(sock=SOCK, task=st.sampled_from(TASKS), start=st.booleans())
     @_live
-    def typing(self, label: str, task: str, start: bool) -> None:
-        if not self._connected(label):
+    def typing(self, sock: int, task: str, start: bool) -> None:
+        label = self._pick(sock)
+        if label is None:
             return
         tid = self.s.tid(task)
         if start:
@@ -267,9 +325,7 @@ class SessionMachine(RuleBasedStateMachine):
 
         self._step(f"backend: remove {user} from {task}", run)
 
-    @rule(task=st.sampled_from(REAL_TASKS), n=st.integers(0, 3))
-    @_live
-    def update_task(self, task: str, n: int) -> None:
+    def _update_task(self, task: str, n: int) -> None:
         tid = self.s.tid(task)
         changes: dict[str, Any] = {"status": ("open", "doing", "done", "open")[n]}
         if n % 2:
@@ -282,9 +338,7 @@ class SessionMachine(RuleBasedStateMachine):
 
         self._step(f"backend: update {task} with {changes}", run)
 
-    @rule(task=st.sampled_from(REAL_TASKS), with_data=st.booleans())
-    @_live
-    def notify(self, task: str, with_data: bool) -> None:
+    def _notify(self, task: str, with_data: bool) -> None:
         tid = self.s.tid(task)
         data = {"n": len(self.steps)} if with_data else None
         text = f"notice {len(self.steps)}"
@@ -305,7 +359,7 @@ class SessionMachine(RuleBasedStateMachine):
     # -- end of a session -------------------------------------------------------------------
 
     def teardown(self) -> None:
-        if not self.live:
+        if not self.live or not self.s.ready:
             return
         try:
             if not self.failed:

@@ -122,7 +122,7 @@ class Outcome:
     ok: bool | None  # the ack's ok (None: the action has no ack)
     code: str | None = None  # the error code of an ok:false ack
     ack: Fields = ()
-    ack_check: Callable[[Any], list[str]] | None = None
+    ack_check: Callable[[Any], list[tuple[str, str]]] | None = None  # (requirement, complaint)
     events: list[Expect] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     apply: Callable[[Any], None] | None = None
@@ -334,27 +334,31 @@ class ChatModel:
                                     [x for x in self.room(task) if x != sock], "PRES-1")
         online = {self.users[u].sub: self.users[u].name for u in present_before | {s.user}}
 
-        def check(ack: Any) -> list[str]:
+        def check(ack: Any) -> list[tuple[str, str]]:
             listed = ack.get("onlineUsers") if isinstance(ack, dict) else None
             if not isinstance(listed, list):
-                return [f"onlineUsers is {listed!r}"]
+                return [("ROOM-1", f"onlineUsers is {listed!r}")]
             ids = [u.get("userId") if isinstance(u, dict) else u for u in listed]
+            if user.sub not in ids:
+                return [("ROOM-1", f"onlineUsers lists {ids}, without the joiner")]
+            if len(ids) != len(set(map(str, ids))):
+                return [("PRES-3", f"onlineUsers lists {ids}: a user twice")]
             out = []
             if sorted(map(str, ids)) != sorted(online):
-                out.append(f"onlineUsers lists {ids}, expected exactly {sorted(online)} "
-                           "(each user in the room once, the joiner included)")
+                out.append(("STATE-2", f"onlineUsers lists {ids}, expected exactly "
+                                       f"{sorted(online)} (the users with a socket in the room)"))
             for u in listed:
                 if isinstance(u, dict) and u.get("userId") in online \
                         and u.get("userName") != online[u["userId"]]:
-                    out.append(f"onlineUsers gives {u.get('userId')} the name "
-                               f"{u.get('userName')!r}, expected {online[u['userId']]!r}")
+                    out.append(("ROOM-1", f"onlineUsers gives {u.get('userId')} the name "
+                                          f"{u.get('userName')!r}, expected "
+                                          f"{online[u['userId']]!r}"))
             return out
 
         def apply(_ack: Any) -> None:
             s.rooms.add(task)
 
-        req = "ROOM-2" if already else ("PRES-3" if len(online) > 1 else "ROOM-1")
-        del user
+        req = "ROOM-2" if already else "ROOM-1"
         return [Outcome("joined", req, True, ack=(("taskId", task),), ack_check=check,
                         events=events, apply=apply)]
 
@@ -422,9 +426,10 @@ class ChatModel:
         events += self._to(self.room(task), Event.NEW_MESSAGE, task, key, body, "MSG-1")
         known = {m.id for m in self.messages}
 
-        def check(ack: Any) -> list[str]:
+        def check(ack: Any) -> list[tuple[str, str]]:
             mid = get(ack, "message.id")
-            return [f"message.id {mid!r} is the id of an earlier message"] if mid in known else []
+            return [("MSG-1", f"message.id {mid!r} is the id of an earlier message")] \
+                if mid in known else []
 
         def apply(ack: Any) -> None:
             self.typing.pop((task, s.user), None)

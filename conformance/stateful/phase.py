@@ -20,6 +20,17 @@ from taskchat.conformance.stateful.session import Divergence
 _MAX_SHOWN_STEPS = 40
 
 
+def _actions(steps: list[str]) -> int:
+    """The actions of a session's log (the indented lines are what they got back)."""
+    return sum(1 for s in steps if not s.startswith("    "))
+
+
+class _ShrinkBudgetSpent(Exception):
+    """Raised in a new session once shrinking has had its time: Hypothesis then stops (it reads
+    the session that ends before drawing anything as flaky), and the phase reports the shortest
+    failing session it saw."""
+
+
 class StatefulPhase:
     """One run of the phase: its seed, its budget, the sessions it ran and what they found."""
 
@@ -32,6 +43,8 @@ class StatefulPhase:
         self.failing: SessionMachine | None = None
         self.first_failure: tuple[list[str], Divergence] | None = None
         self.last: SessionMachine | None = None
+        self.best: tuple[list[str], Divergence, SessionMachine] | None = None
+        self.found_at: float | None = None
 
     def over_budget(self) -> bool:
         # once a failure is found, shrinking it must not be cut short
@@ -41,11 +54,24 @@ class StatefulPhase:
 
     def _failed_last(self) -> SessionMachine | None:
         last = self.last
-        if last is not None and last.failed:
-            if self.first_failure is None and last.error is not None:
+        if last is not None and last.failed and last.error is not None:
+            if self.first_failure is None:
                 self.first_failure = (list(last.steps), last.error)
+                self.found_at = time.monotonic()
+            if self.best is None or _actions(last.steps) < _actions(self.best[0]):
+                self.best = (list(last.steps), last.error, last)
             return last
         return None
+
+    def longer_than_best(self, actions: int) -> bool:
+        """While shrinking, a session that has done as many actions as the shortest failing one
+        without failing cannot become a shorter reproduction: the rest of it is skipped."""
+        return self.best is not None and actions >= _actions(self.best[0])
+
+    def check_shrink_budget(self) -> None:
+        self._failed_last()
+        if self.found_at is not None and time.monotonic() - self.found_at > self.opts.shrink:
+            raise _ShrinkBudgetSpent()
 
     def started(self, machine: SessionMachine) -> None:
         self._failed_last()
@@ -71,14 +97,18 @@ class StatefulPhase:
         try:
             run_state_machine_as_test(machine, settings=self.settings())
         except Divergence as found:
+            self._failed_last()
             self._report(found, self.last)
-        except Flaky:
-            # the failure did not come back on a replay: report the first one as it was seen
-            if self.first_failure is None:
+        except (Flaky, _ShrinkBudgetSpent):
+            self._failed_last()
+            if self.best is None:
                 raise
-            steps, found = self.first_failure
-            self._report(found, None, steps=steps, note="it did not reproduce when replayed "
-                         "(timing-dependent), so it is shown unshrunk")
+            steps, found, machine = self.best
+            spent = self.found_at is not None and \
+                time.monotonic() - self.found_at > self.opts.shrink
+            self._report(found, machine, steps=steps, note=(
+                f"the shortest found in the {self.opts.shrink:g}s shrink budget" if spent
+                else "it did not reproduce every time (timing-dependent)"))
         except Unsatisfiable:
             self.ctx.skip("the stateful phase ran no session within its budget")
         self.ctx.note(f"stateful phase: {self.sessions} sessions in "
@@ -98,10 +128,9 @@ class StatefulPhase:
     def _report(self, found: Divergence, machine: SessionMachine | None, *,
                 steps: list[str] | None = None, note: str = "") -> None:
         steps = steps if steps is not None else (machine.steps if machine else [])
-        actions = [s for s in steps if not s.startswith("    ")]
         shown = steps[-_MAX_SHOWN_STEPS:]
         lines = [f"{found.observed}",
-                 f"shortest session that shows it ({len(actions)} steps, "
+                 f"shortest session that shows it ({_actions(steps)} steps, "
                  f"seed {self.seed}){'; ' + note if note else ''}:"]
         lines += [f"  {s}" for s in shown]
         lines.append(f"replay: {self.replay_command()}")

@@ -78,8 +78,7 @@ class Session:
         users = [
             UserInfo("ana", ctx.uid("ana"), "Ana Owner", "https://example.com/ana.png"),
             UserInfo("ben", ctx.uid("ben"), "Ben Member"),
-            UserInfo("cy", ctx.uid("cy"), "Cy"),
-            UserInfo("vi", ctx.uid("vi"), "Vi Viewer"),
+            UserInfo("vi", ctx.uid("vi"), "Vi"),  # a name without a last name (§10)
         ]
         self.tokens: dict[str, str] = {}
         for u in users:
@@ -89,28 +88,40 @@ class Session:
             self.tokens[u.key] = ctx.target.mint(u.sub, **claims)
         # two tasks with different members, and the id of one that does not exist
         members = {
-            "T0": {"ana": "owner", "ben": "member", "cy": "member", "vi": "viewer"},
-            "T1": {"ana": "admin", "ben": "member", "vi": "viewer"},
+            "T0": {"ana": "owner", "ben": "member", "vi": "viewer"},
+            "T1": {"ana": "admin", "ben": "member"},
         }
         self.task_ids = {"T0": ctx.uid("t0"), "T1": ctx.uid("t1"), "T?": ctx.uid("no-such-task")}
         self.names = {v: k for k, v in self.task_ids.items()}
         self.model = ChatModel(users, {self.task_ids[t]: m for t, m in members.items()},
-                               {"ana#1": "ana", "ben#1": "ben", "ben#2": "ben", "cy#1": "cy",
-                                "vi#1": "vi"})
-        for t, m in members.items():
+                               {"ana#1": "ana", "ben#1": "ben", "ben#2": "ben", "vi#1": "vi"})
+        self.members = members
+        for sock in self.model.sockets.values():
+            sock.connected = True  # once the session is ready
+        self.ready = False
+
+    def ensure_ready(self) -> None:
+        """The tasks, members and sockets on the server, made before the session's first action
+        (a session whose every step is a no-op never touches the server)."""
+        if self.ready:
+            return
+        self.ready = True
+        for t, m in self.members.items():
             self.ctx.control.create_task(f"stateful {t}", self.task_ids[t])
             for user, role in m.items():
                 self.ctx.control.set_member(self.task_ids[t], self.model.sub(user), role,
                                             self.model.users[user].name)
+        for label in self.model.sockets:
+            self.open(label)
 
     # -- naming -----------------------------------------------------------------------------
 
     def tid(self, task: str) -> str:
         return self.task_ids[task]
 
-    def show(self, value: Any) -> str:
+    def show(self, value: Any, limit: int = 1000) -> str:
         """A value with the session's generated ids replaced by their short names."""
-        text = short(value, 400)
+        text = short(value, limit)
         for name, real in self.task_ids.items():
             text = text.replace(real, name)
         for u in self.model.users.values():
@@ -187,13 +198,14 @@ class Session:
         if outcome is None:
             allowed = " or ".join(o.label + (f" ({o.code})" if o.code else "") for o in outcomes)
             raise Divergence(primary.req, f"{allowed}", f"ack {self.show(ack)}")
-        complaints = [f"{p} is {get(ack, p)!r}, expected {v!r}" for p, v in outcome.ack
-                      if not same(v, get(ack, p))]
+        complaints = [(outcome.req, f"{p} is {get(ack, p)!r}, expected {v!r}")
+                      for p, v in outcome.ack if not same(v, get(ack, p))]
         if outcome.ack_check is not None and isinstance(ack, dict):
             complaints += outcome.ack_check(ack)
         if complaints:
-            raise Divergence(outcome.req, f"the ack of {outcome.label}",
-                             f"{'; '.join(complaints)} in ack {self.show(ack)}")
+            req = complaints[0][0]
+            raise Divergence(req, f"the ack of {outcome.label}", self.show(
+                f"{'; '.join(c for _, c in complaints)} in ack {ack}"))
         now = time.monotonic()
         expiry, overdue = self.model.expiries(now)
         groups = outcome.groups + expiry

@@ -67,13 +67,14 @@ class Stateful:
     checked against a model of the protocol. The defaults keep a whole ``taskchat check`` on
     the embedded server within its time target (benchmarks/check_bench.py measures it)."""
 
-    examples: int = 40  # sessions at most (0 turns the phase off)
+    examples: int = 30  # sessions at most (0 turns the phase off)
     budget: float = 8.0  # seconds of new sessions; a failure found is still shrunk after it
-    steps: int = 30  # actions per session at most
+    steps: int = 50  # actions per session at most
+    shrink: float = 10.0  # seconds for shrinking a failing session to its shortest form
     # after the expected events of a step that the contract leaves a choice in, how long the
     # server's choice is waited for
-    grace: float = 0.05
-    settle: float = 0.1  # the same at the end of a session, before its sockets close
+    grace: float = 0.02
+    settle: float = 0.05  # the same at the end of a session, before its sockets close
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""The stateful phase catches faults between users that the fixed checks miss, and reports
+each as a short session with its frames and a replay command.
+
+Each faulty server is the reference server with one rule broken in a way that shows only after
+several steps by several users (``STATEFUL_FAULTS`` in conformance_faulty_server.py). The run
+uses a fixed seed so that the test is reproducible; the budget is the phase's default, with the
+short waits the other faulty-server tests use.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from conformance_faulty_server import STATEFUL_FAULTS
+from conformance_servers import faulty_server
+from taskchat.conformance.results import FAIL
+from taskchat.conformance.session import run_session
+
+SEED = 1
+MAX_REPRODUCTION_STEPS = 6
+FAST = """[timeouts]
+event = 1.5
+ack = 1.5
+quiet = 0.2
+[stateful]
+shrink = 6
+"""
+
+
+def _phase(fault: str, tmp_path: Path) -> tuple[object, str]:
+    config = tmp_path / "fast.toml"
+    config.write_text(FAST)
+    out = io.StringIO()
+    with faulty_server(fault) as srv:
+        run = run_session(url=srv.url, jwt_secret=srv.jwt_secret, config=config, only=["STATE"],
+                          seed=SEED, report_dir=tmp_path / "report", stream=out)
+    return run, out.getvalue()
+
+
+@pytest.mark.parametrize("fault", sorted(STATEFUL_FAULTS))
+def test_stateful_phase_catches_a_fault_between_users(fault: str, tmp_path: Path) -> None:
+    run, out = _phase(fault, tmp_path)
+    assert run.must_failed, out  # type: ignore[attr-defined]
+    findings = [f for r in run.requirements if r.status == FAIL  # type: ignore[attr-defined]
+                for f in r.findings]
+    assert {f.requirement for f in findings} <= STATEFUL_FAULTS[fault][1], out
+    finding = findings[0]
+    steps = re.search(r"shortest session that shows it \((\d+) steps", finding.observed)
+    assert steps is not None, finding.observed
+    assert int(steps.group(1)) <= MAX_REPRODUCTION_STEPS, finding.observed
+    assert f"--seed {SEED}" in finding.observed and "replay: taskchat check" in finding.observed
+    check = next(c for c in run.checks if c.area == "STATE")  # type: ignore[attr-defined]
+    assert check.frames, "the frames of the shrunk session are in the report"
