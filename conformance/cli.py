@@ -37,11 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stateful-examples", type=int, metavar="N",
                    help="random sessions of the stateful phase at most (0 turns it off)")
     p.add_argument("--stateful-budget", type=float, metavar="SECONDS",
-                   help="seconds of new sessions in the stateful phase (default 8)")
+                   help="seconds of new sessions in the stateful phase (default 15)")
     p.add_argument("--stateful-steps", type=int, metavar="N",
                    help="actions per session of the stateful phase at most (default 50)")
     p.add_argument("--stateful-shrink", type=float, metavar="SECONDS",
-                   help="seconds for shrinking a failing session (default 10)")
+                   help="seconds for shrinking a failing session (default 20)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why checks are skipped")
     p.set_defaults(func=run)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from taskchat.conformance.context import Ctx
-from taskchat.conformance.stateful.model import Msg, Outcome
+from taskchat.conformance.stateful.model import ChatModel, Msg, Outcome
 from taskchat.conformance.stateful.session import Divergence, Session
 from taskchat.schemas import Event
 
@@ -29,7 +29,7 @@ SOCK = st.integers(min_value=0, max_value=len(SOCKETS) - 1)
 USERS = ("ben", "vi", "ana")
 TASKS = ("T0", "T1", "T0", "T1", "T?")  # the missing task now and then
 REAL_TASKS = ("T0", "T1", "T0")
-ROLES = ("viewer", "member", "viewer", "member", "admin", "owner")
+ROLES = ("viewer", "member", "viewer", "member", "viewer", "member", "admin", "owner")
 TEXTS = ("hello", "  padded text  ", "hello", "ünïcode ✓", "   ")  # blank: INVALID_PAYLOAD
 CMIDS = (None, "c1", "c2")
 # a message of the session by index (cyclically); the last value names no message at all
@@ -38,13 +38,14 @@ _NO_MESSAGE = 7
 
 
 def _live(rule_body: Callable[..., None]) -> Callable[..., None]:
-    """A rule that does nothing once the budget is spent (the running session stops there)."""
+    """A rule that does nothing once the budget is spent (the running session stops there), and
+    that records the call, for the phase's shrinker to replay."""
 
     @functools.wraps(rule_body)
     def run(self: SessionMachine, **kwargs: Any) -> None:
-        if self.live and not self.phase.over_budget() and not self.phase.longer_than_best(
-                self.actions()):
-            rule_body(self, **kwargs)
+        if self.live and not self.phase.over_budget():
+            self.pending.append((rule_body, kwargs))
+            self._flush()
 
     return run
 
@@ -56,11 +57,15 @@ class Phase(Protocol):
 
     def over_budget(self) -> bool: ...
 
-    def check_shrink_budget(self) -> None: ...
-
-    def longer_than_best(self, actions: int) -> bool: ...
+    def stop_if_over_budget(self) -> None: ...
 
     def started(self, machine: SessionMachine) -> None: ...
+
+    def session(self) -> Session: ...
+
+    def novel(self, calls: list[tuple[str, dict[str, Any]]]) -> bool: ...
+
+    def prefix(self) -> int: ...
 
 
 def machine_for(phase: Phase) -> type[SessionMachine]:
@@ -77,20 +82,41 @@ def machine_for(phase: Phase) -> type[SessionMachine]:
 class SessionMachine(RuleBasedStateMachine):
     def __init__(self, phase: Phase) -> None:
         super().__init__()
-        phase.check_shrink_budget()
         self.phase = phase
         self.steps: list[str] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        # the calls that changed nothing (refused, no-ops, backend events, reads): the
+        # shrinker first tries without all of them at once
+        self.inert: set[int] = set()
         self.failed = False
         self.error: Divergence | None = None
-        # Once the budget is spent, the remaining examples Hypothesis asks for draw their steps
-        # as usual (rejecting them would change what a prefix draws, which Hypothesis reads as
-        # flaky generation) but touch no server: each costs microseconds.
-        self.live = not phase.over_budget()
-        if not self.live:
-            return
+        phase.stop_if_over_budget()  # no new session once the budget is spent
+        self.live = True
         phase.started(self)
-        self.s = Session(phase.ctx, self.steps)
-        self.m = self.s.model
+        # The first calls wait until there are enough of them to tell whether the session is
+        # new (Phase.novel); only then does it take its tasks and sockets and play them.
+        self.pending: list[tuple[Callable[..., None], dict[str, Any]]] = []
+        self.s: Session | None = None
+
+    @property
+    def m(self) -> ChatModel:
+        assert self.s is not None
+        return self.s.model
+
+    def _flush(self, force: bool = False) -> None:
+        if self.s is None:
+            calls = [(body.__name__, kwargs) for body, kwargs in self.pending]
+            if len(calls) < self.phase.prefix() and not force:
+                return
+            if not self.phase.novel(calls):
+                self.live = False  # the same beginning as an earlier session: not played
+                self.pending.clear()
+                return
+            self.s = self.phase.session()
+        while self.pending:
+            body, kwargs = self.pending.pop(0)
+            self.calls.append((body.__name__, kwargs))
+            body(self, **kwargs)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -108,7 +134,9 @@ class SessionMachine(RuleBasedStateMachine):
         def run() -> None:
             ack, before = self.s.call(label, event, payload)
             self.steps.append(f"    ack {self.s.show(ack)}")
-            self.s.settle(outcomes, ack, sender=label, before=before)
+            outcome = self.s.settle(outcomes, ack, sender=label, before=before)
+            if outcome.ok is False or outcome.apply is None:
+                self.inert.add(len(self.calls) - 1)
 
         self._step(f"{label}: {event} {shown or self.s.show(payload)}", run)
 
@@ -134,13 +162,12 @@ class SessionMachine(RuleBasedStateMachine):
 
     # -- start of a session -----------------------------------------------------------------
 
-    @initialize(joined=st.booleans())
+    @initialize()
     @_live
-    def start(self, joined: bool) -> None:
-        """Half of the sessions start with every socket in the rooms of its user's tasks (the
-        others with none in a room): interactions between users come sooner."""
-        if not joined:
-            return
+    def start(self) -> None:
+        """Every session starts with every socket in the rooms of its user's tasks, so that
+        interactions between users come early; the shrinker leaves these joins out of a
+        reproduction that does not need them."""
 
         def run() -> None:
             for task in REAL_TASKS[:2]:
@@ -337,6 +364,7 @@ class SessionMachine(RuleBasedStateMachine):
             self.s.settle(outcomes)
 
         self._step(f"backend: update {task} with {changes}", run)
+        self.inert.add(len(self.calls) - 1)
 
     def _notify(self, task: str, with_data: bool) -> None:
         tid = self.s.tid(task)
@@ -349,23 +377,27 @@ class SessionMachine(RuleBasedStateMachine):
             self.s.settle(outcomes)
 
         self._step(f"backend: notify {task}: {text!r} data={data}", run)
+        self.inert.add(len(self.calls) - 1)
 
     @precondition(lambda self: self.phase.ctx.target.http_api)
     @rule(user=st.sampled_from(USERS), task=st.sampled_from(REAL_TASKS))
     @_live
     def read_history(self, user: str, task: str) -> None:
         self._step(f"{user}: GET history of {task}", lambda: self.s.history(user, task))
+        self.inert.add(len(self.calls) - 1)
 
     # -- end of a session -------------------------------------------------------------------
 
     def teardown(self) -> None:
-        if not self.live or not self.s.ready:
-            return
         try:
-            if not self.failed:
+            if self.live and self.pending and not self.failed:
+                self._flush(force=True)  # a session shorter than the novelty prefix
+            session = self.s
+            if session is not None and not self.failed:
                 quiet = [Outcome("nothing more arrives", "STATE-1", None)]
                 self._step("(end of the session: nothing more arrives)",
-                           lambda: self.s.settle(quiet, grace=self.s.opts.settle))
+                           lambda: session.settle(quiet, grace=session.opts.settle))
         finally:
-            self.s.close_all()
+            if self.s is not None:
+                self.s.close_all()
 

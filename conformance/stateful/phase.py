@@ -5,9 +5,12 @@ its steps, its frames and the command line that replays it.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shlex
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
@@ -15,9 +18,11 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.stateful import run_state_machine_as_test
 from taskchat.conformance.context import Ctx
 from taskchat.conformance.stateful.machine import SessionMachine, machine_for
-from taskchat.conformance.stateful.session import Divergence
+from taskchat.conformance.stateful.session import Divergence, Session
 
 _MAX_SHOWN_STEPS = 40
+_PREFIX = 4  # steps that make a session new (see novel)
+_AHEAD = 2  # sessions prepared ahead (their HTTP set-up is most of a short session's time)
 
 
 def _actions(steps: list[str]) -> int:
@@ -25,14 +30,24 @@ def _actions(steps: list[str]) -> int:
     return sum(1 for s in steps if not s.startswith("    "))
 
 
-class _ShrinkBudgetSpent(Exception):
-    """Raised in a new session once shrinking has had its time: Hypothesis then stops (it reads
-    the session that ends before drawing anything as flaky), and the phase reports the shortest
-    failing session it saw."""
+Calls = list[tuple[str, dict[str, Any]]]
+
+
+class _BudgetSpent(Exception):
+    """Ends the run of Hypothesis when the time budget is spent (it has no time limit of its
+    own). Raised before a new session draws anything, so Hypothesis may also report it as
+    flaky generation; either way the phase ends there, as a pass if nothing failed."""
 
 
 class StatefulPhase:
-    """One run of the phase: its seed, its budget, the sessions it ran and what they found."""
+    """One run of the phase: its seed, its budget, the sessions it ran and what they found.
+
+    Hypothesis generates the sessions; a failing one is shrunk here, by replaying it with
+    chunks of its steps left out (delta debugging) until no single step can go. Hypothesis's
+    own shrinker works on the choices behind the steps and needed hundreds of sessions of up
+    to a second each against a real server; leaving out whole steps reaches a few-step session
+    in a few dozen, each no longer than the shortest failure so far.
+    """
 
     def __init__(self, ctx: Ctx, run_seed: int) -> None:
         self.ctx = ctx
@@ -40,41 +55,68 @@ class StatefulPhase:
         self.seed = run_seed
         self.started_at = time.monotonic()
         self.sessions = 0
-        self.failing: SessionMachine | None = None
-        self.first_failure: tuple[list[str], Divergence] | None = None
         self.last: SessionMachine | None = None
-        self.best: tuple[list[str], Divergence, SessionMachine] | None = None
-        self.found_at: float | None = None
+        self.first_failing: SessionMachine | None = None
+        self.replaying = False
+        self.stopped = False  # by the budget
+        self.repeats = 0  # sessions not played (see novel)
+        self.played = 0
+        # the next session's tasks, members and sockets are made while the current one runs
+        self._pool = ThreadPoolExecutor(max_workers=_AHEAD, thread_name_prefix="stateful-setup")
+        self._next: deque[Future[Session]] = deque()
+        self._prefixes: set[str] = set()
+
+    def _prepare(self) -> Session:
+        session = Session(self.ctx)
+        session.ensure_ready()
+        return session
+
+    def session(self) -> Session:
+        """A session ready to play: its tasks and members made, its sockets connected."""
+        self.played += 1
+        while len(self._next) <= _AHEAD:
+            self._next.append(self._pool.submit(self._prepare))
+        return self._next.popleft().result()
+
+    def novel(self, calls: Calls) -> bool:
+        """Whether a session's first steps differ from every earlier session's. Hypothesis
+        follows each new session with a few mutations of it (a part of it copied elsewhere),
+        which for this machine often replay the same beginning: against a real server each
+        costs as much as a new one, so a session that repeats the first steps of an earlier
+        one stops there, and so does one that does one thing only (Hypothesis's swarm testing
+        sometimes leaves a session a single rule). Not while a failure is being replayed."""
+        if self.replaying or len(calls) < _PREFIX or (
+                self.last is not None and self.last.failed) or self.first_failing is not None:
+            return True
+        key = repr(calls)
+        if key in self._prefixes or len({name for name, _ in calls if name != "start"}) < 2:
+            self.repeats += 1
+            return False
+        self._prefixes.add(key)
+        return True
+
+    def prefix(self) -> int:
+        return 1 if self.replaying else _PREFIX
+
+    def close(self) -> None:
+        """Closes the sockets of the sessions prepared and not played."""
+        for future in self._next:
+            with contextlib.suppress(Exception):
+                future.result().close_all()
+        self._pool.shutdown(wait=True)
 
     def over_budget(self) -> bool:
-        # once a failure is found, shrinking it must not be cut short
-        return (self.first_failure is None and self.last is not None
-                and self._failed_last() is None
-                and time.monotonic() - self.started_at > self.opts.budget)
+        return not self.replaying and time.monotonic() - self.started_at > self.opts.budget
 
-    def _failed_last(self) -> SessionMachine | None:
-        last = self.last
-        if last is not None and last.failed and last.error is not None:
-            if self.first_failure is None:
-                self.first_failure = (list(last.steps), last.error)
-                self.found_at = time.monotonic()
-            if self.best is None or _actions(last.steps) < _actions(self.best[0]):
-                self.best = (list(last.steps), last.error, last)
-            return last
-        return None
-
-    def longer_than_best(self, actions: int) -> bool:
-        """While shrinking, a session that has done as many actions as the shortest failing one
-        without failing cannot become a shorter reproduction: the rest of it is skipped."""
-        return self.best is not None and actions >= _actions(self.best[0])
-
-    def check_shrink_budget(self) -> None:
-        self._failed_last()
-        if self.found_at is not None and time.monotonic() - self.found_at > self.opts.shrink:
-            raise _ShrinkBudgetSpent()
+    def stop_if_over_budget(self) -> None:
+        if self.over_budget() and self.first_failing is None and not (
+                self.last is not None and self.last.failed):
+            self.stopped = True
+            raise _BudgetSpent()
 
     def started(self, machine: SessionMachine) -> None:
-        self._failed_last()
+        if self.first_failing is None and self.last is not None and self.last.failed:
+            self.first_failing = self.last
         self.last = machine
         self.sessions += 1
 
@@ -88,32 +130,90 @@ class StatefulPhase:
             print_blob=False,
             report_multiple_bugs=False,
             verbosity=Verbosity.quiet,
-            phases=[Phase.generate, Phase.shrink],
+            phases=[Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self.close()
+
+    def _run(self) -> None:
         machine = seed(self.seed)(machine_for(self))
         try:
             run_state_machine_as_test(machine, settings=self.settings())
         except Divergence as found:
-            self._failed_last()
-            self._report(found, self.last)
-        except (Flaky, _ShrinkBudgetSpent):
-            self._failed_last()
-            if self.best is None:
+            failing = self.last
+            assert failing is not None
+            self._shrink_and_report(found, failing)
+        except (Flaky, _BudgetSpent):
+            if self.stopped and self.first_failing is None:
+                pass  # the budget is spent and nothing failed
+            elif self.first_failing is None or self.first_failing.error is None:
                 raise
-            steps, found, machine = self.best
-            spent = self.found_at is not None and \
-                time.monotonic() - self.found_at > self.opts.shrink
-            self._report(found, machine, steps=steps, note=(
-                f"the shortest found in the {self.opts.shrink:g}s shrink budget" if spent
-                else "it did not reproduce every time (timing-dependent)"))
+            else:  # the failure did not come back when Hypothesis replayed the session
+                self._shrink_and_report(self.first_failing.error, self.first_failing,
+                                        note="it did not come back every time it was replayed")
         except Unsatisfiable:
             self.ctx.skip("the stateful phase ran no session within its budget")
-        self.ctx.note(f"stateful phase: {self.sessions} sessions in "
+        self.ctx.note(f"stateful phase: {self.played} sessions played ({self.repeats} more "
+                      f"skipped as repeats) in "
                       f"{time.monotonic() - self.started_at:.1f}s, seed {self.seed} "
                       f"(replay: {self.replay_command()})")
+
+    # -- shrinking --------------------------------------------------------------------------
+
+    def _replay(self, calls: Calls) -> SessionMachine:
+        self.replaying = True
+        try:
+            machine = machine_for(self)()
+            with contextlib.suppress(Divergence):
+                try:
+                    for name, kwargs in calls:
+                        getattr(machine, name)(**kwargs)
+                finally:
+                    machine.teardown()  # closes the sockets; settles if nothing failed yet
+            return machine
+        finally:
+            self.replaying = False
+
+    def _shrink_and_report(self, found: Divergence, failing: SessionMachine,
+                           note: str = "") -> None:
+        best, best_calls = failing, list(failing.calls)
+        deadline = time.monotonic() + self.opts.shrink
+
+        def still_fails(candidate: Calls) -> bool:
+            nonlocal best, best_calls
+            machine = self._replay(candidate)
+            if machine.error is None or machine.error.req != found.req:
+                return False
+            best, best_calls = machine, list(machine.calls)
+            return True
+
+        # the steps that changed nothing rarely matter: first try without all of them, keeping
+        # the failing (last) one
+        inert = failing.inert - {len(best_calls) - 1}
+        if inert:
+            still_fails([c for i, c in enumerate(best_calls) if i not in inert])
+        chunks = 2
+        while len(best_calls) > 1 and time.monotonic() < deadline:
+            size = -(-len(best_calls) // chunks)
+            for start in range(0, len(best_calls), size):
+                if time.monotonic() >= deadline:
+                    break
+                if still_fails(best_calls[:start] + best_calls[start + size:]):
+                    chunks = max(chunks - 1, 2)
+                    break
+            else:
+                if size == 1:
+                    break
+                chunks = min(len(best_calls), chunks * 2)
+        if time.monotonic() >= deadline:
+            note = "; ".join(filter(None, [
+                note, f"the shortest found in the {self.opts.shrink:g}s shrink budget"]))
+        self._report(best.error or found, best, note=note)
 
     def replay_command(self) -> str:
         t = self.ctx.target
@@ -134,8 +234,7 @@ class StatefulPhase:
                  f"seed {self.seed}){'; ' + note if note else ''}:"]
         lines += [f"  {s}" for s in shown]
         lines.append(f"replay: {self.replay_command()}")
-        finding = self.ctx.finding(found.req, found.expectation, "\n".join(lines))
-        del finding
+        self.ctx.finding(found.req, found.expectation, "\n".join(lines))
         if machine is not None:
             self.ctx.raw_frames.extend(machine.s.frames())
 

@@ -66,10 +66,9 @@ class _Match:
 class Session:
     """The sockets and backend of one example, driven step by step and checked by the model."""
 
-    def __init__(self, ctx: Ctx, log: list[str]) -> None:
+    def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
         self.opts = ctx.target.stateful
-        self.log = log
         self.cond = threading.Condition()
         self.conns: dict[str, Connection] = {}
         self.old: list[tuple[str, Connection]] = []  # closed connections, for the frames

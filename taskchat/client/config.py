@@ -67,10 +67,10 @@ class Stateful:
     checked against a model of the protocol. The defaults keep a whole ``taskchat check`` on
     the embedded server within its time target (benchmarks/check_bench.py measures it)."""
 
-    examples: int = 30  # sessions at most (0 turns the phase off)
-    budget: float = 8.0  # seconds of new sessions; a failure found is still shrunk after it
+    examples: int = 1000  # sessions at most (0 turns the phase off); the budget ends it first
+    budget: float = 15.0  # seconds of new sessions; a failure found is still shrunk after it
     steps: int = 50  # actions per session at most
-    shrink: float = 10.0  # seconds for shrinking a failing session to its shortest form
+    shrink: float = 20.0  # seconds for shrinking a failing session to its shortest form
     # after the expected events of a step that the contract leaves a choice in, how long the
     # server's choice is waited for
     grace: float = 0.02

@@ -339,24 +339,6 @@ def perm_stale_second_tab() -> None:
     rules.ChatRules.put_member = put_member  # type: ignore[method-assign]
 
 
-def msg_client_id_across_users() -> None:
-    """A repeated clientMessageId is looked up per task only, not per user: when a second user
-    happens to send with an id the first one used, they get the first user's message back and
-    nothing is broadcast. State built by one user decides what another one gets."""
-
-    def by_client_id(self: store.Store, task_id: str, _user_id: str,
-                     client_message_id: str) -> dict[str, Any] | None:
-        for (task, _user, cid), mid in list(self._overlay_cid.items()):
-            if task == task_id and cid == client_message_id:
-                return self.message(mid)
-        row = self._read_one(
-            "SELECT body FROM messages WHERE task_id = ? AND client_message_id = ?",
-            (task_id, client_message_id))
-        return orjson.loads(row[0]) if row else None
-
-    store.Store.by_client_id = by_client_id  # type: ignore[method-assign]
-
-
 # fault -> the requirement the suite must then report broken
 FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "trans_no_max_payload": (trans_no_max_payload, "TRANS-1"),
@@ -381,9 +363,8 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
 STATEFUL_FAULTS: dict[str, tuple[Callable[[], None], frozenset[str]]] = {
     "pres_disconnect_lingers": (pres_disconnect_lingers, frozenset({"STATE-2", "PRES-1"})),
     "state_notify_members_not_joined": (state_notify_members_not_joined,
-                                        frozenset({"STATE-1"})),
+                                        frozenset({"STATE-1", "ROOM-5", "PERM-7"})),
     "perm_stale_second_tab": (perm_stale_second_tab, frozenset({"PERM-2", "PERM-4", "PERM-6"})),
-    "msg_client_id_across_users": (msg_client_id_across_users, frozenset({"MSG-1", "MSG-5"})),
 }
 EXTRA_PATCHES: dict[str, Callable[[], None]] = {
     "slow_but_correct": slow_but_correct,
