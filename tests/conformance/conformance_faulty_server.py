@@ -356,7 +356,6 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "store_oldest_first": (store_oldest_first, "STORE-2"),
     "http_health_down": (http_health_down, "HTTP-1"),
     "err_unknown_event_invalid": (err_unknown_event_invalid, "ERR-5"),
-    "state_notify_members_not_joined": (state_notify_members_not_joined, "STATE-1"),
 }
 # faults between users, over several steps: the stateful phase must catch them, naming one of
 # the requirements each breaks (which one depends on the session the shrinker ends with)
