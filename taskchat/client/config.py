@@ -74,7 +74,7 @@ class Stateful:
     # after the expected events of a step that the contract leaves a choice in, how long the
     # server's choice is waited for
     grace: float = 0.02
-    settle: float = 0.05  # the same at the end of a session, before its sockets close
+    settle: float = 0.05  # at the end of a session: how long extra events are watched for
 
 
 @dataclass(frozen=True)
