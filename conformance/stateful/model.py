@@ -235,6 +235,12 @@ class ChatModel:
             return self._refused(sock, ErrorCode.NOT_JOINED, "ROOM-6")
         return None
 
+    def _text_gate(self, sock: str, task: str, text: str) -> Outcome | None:
+        """INVALID_PAYLOAD for text that is blank once trimmed (§5), then ``_gate``."""
+        if not _trimmed(text):
+            return self._refused(sock, ErrorCode.INVALID_PAYLOAD, "MSG-2")
+        return self._gate(sock, task)
+
     def _to(self, socks: Iterable[str], event: str, task: str, key: Fields, content: Fields,
             req: str) -> list[Expect]:
         return [Expect(s, event, task, key, content, req) for s in socks]
@@ -384,9 +390,7 @@ class ChatModel:
     def predict_send(self, sock: str, task: str, text: str, cmid: str | None,
                      reply_to: str | None) -> list[Outcome]:
         s = self.sockets[sock]
-        if not _trimmed(text):
-            return [self._refused(sock, ErrorCode.INVALID_PAYLOAD, "MSG-2")]
-        refused = self._gate(sock, task)
+        refused = self._text_gate(sock, task, text)
         if refused:
             return [refused]
         role = self.tasks[task][s.user]
@@ -448,9 +452,7 @@ class ChatModel:
 
     def predict_edit(self, sock: str, task: str, msg: Msg | None, text: str) -> list[Outcome]:
         s = self.sockets[sock]
-        if not _trimmed(text):
-            return [self._refused(sock, ErrorCode.INVALID_PAYLOAD, "MSG-2")]
-        refused = self._gate(sock, task)
+        refused = self._text_gate(sock, task, text)
         if refused:
             return [refused]
         if self.tasks[task][s.user] not in CAN_COMMENT:
