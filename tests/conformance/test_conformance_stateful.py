@@ -58,3 +58,20 @@ def test_stateful_phase_catches_a_fault_between_users(fault: str, tmp_path: Path
     assert f"--seed {SEED}" in finding.observed and "replay: taskchat check" in finding.observed
     check = next(c for c in run.checks if c.area == "STATE")  # type: ignore[attr-defined]
     assert check.frames, "the frames of the shrunk session are in the report"
+
+
+def test_typing_expiry_inside_the_tolerances_raises_no_alarm(tmp_path: Path) -> None:
+    """With a typing timeout far shorter than a session, the server ends typing indicators by
+    itself at every turn (TYPE-4): the model must accept each within its window, on a correct
+    server, and no other check is disturbed."""
+    from taskchat.embedded import embedded_server
+
+    config = tmp_path / "expiry.toml"
+    config.write_text("[timeouts]\ntyping_timeout = 0.3\n[stateful]\nbudget = 4\n")
+    out = io.StringIO()
+    with embedded_server(extra_args=["--typing-timeout", "0.3"]) as srv:
+        run = run_session(url=srv.url, jwt_secret=srv.jwt_secret, config=config, only=["STATE"],
+                          seed=SEED, report_dir=tmp_path / "report", stream=out)
+    text = out.getvalue()
+    assert not run.must_failed, text
+    assert "PASS  stateful.model_based_slow" in text, text
