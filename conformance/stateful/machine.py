@@ -96,15 +96,20 @@ class SessionMachine(RuleBasedStateMachine):
         # The first calls wait until there are enough of them to tell whether the session is
         # new (Phase.novel); only then does it take its tasks and sockets and play them.
         self.pending: list[tuple[Callable[..., None], dict[str, Any]]] = []
-        self.s: Session | None = None
+        self._session: Session | None = None
+
+    @property
+    def s(self) -> Session:
+        """The session being played (rule bodies run only once it is taken)."""
+        assert self._session is not None
+        return self._session
 
     @property
     def m(self) -> ChatModel:
-        assert self.s is not None
         return self.s.model
 
     def _flush(self, force: bool = False) -> None:
-        if self.s is None:
+        if self._session is None:
             calls = [(body.__name__, kwargs) for body, kwargs in self.pending]
             if len(calls) < self.phase.prefix() and not force:
                 return
@@ -112,7 +117,7 @@ class SessionMachine(RuleBasedStateMachine):
                 self.live = False  # the same beginning as an earlier session: not played
                 self.pending.clear()
                 return
-            self.s = self.phase.session()
+            self._session = self.phase.session()
         while self.pending:
             body, kwargs = self.pending.pop(0)
             self.calls.append((body.__name__, kwargs))
@@ -392,12 +397,12 @@ class SessionMachine(RuleBasedStateMachine):
         try:
             if self.live and self.pending and not self.failed:
                 self._flush(force=True)  # a session shorter than the novelty prefix
-            session = self.s
+            session = self._session
             if session is not None and not self.failed:
                 quiet = [Outcome("nothing more arrives", "STATE-1", None)]
                 self._step("(end of the session: nothing more arrives)",
                            lambda: session.settle(quiet, grace=session.opts.settle))
         finally:
-            if self.s is not None:
-                self.s.close_all()
+            if self._session is not None:
+                self._session.close_all()
 

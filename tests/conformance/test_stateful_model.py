@@ -55,13 +55,14 @@ def test_join_ack_lists_exactly_the_users_in_the_room() -> None:
     _join_all(m)
     outcome = m.predict_join("ben#1", "T0")[0]  # joining twice: a no-op, the same list
     assert outcome.ack_check is not None
-    good = {"ok": True, "taskId": "T0", "onlineUsers": [
-        {"userId": u, "userName": n} for u, n in
-        (("u-ana", "Ana Owner"), ("u-ben", "Ben Member"), ("u-vi", "Vi"))]}
+    online: list[dict[str, Any]] = [{"userId": u, "userName": n} for u, n in
+                                     (("u-ana", "Ana Owner"), ("u-ben", "Ben Member"),
+                                      ("u-vi", "Vi"))]
+    good = {"ok": True, "taskId": "T0", "onlineUsers": online}
     assert outcome.ack_check(good) == []
-    ghost = {**good, "onlineUsers": [*good["onlineUsers"], {"userId": "u-gone", "userName": "x"}]}
+    ghost = {**good, "onlineUsers": [*online, {"userId": "u-gone", "userName": "x"}]}
     assert [r for r, _ in outcome.ack_check(ghost)] == ["STATE-2"]
-    twice = {**good, "onlineUsers": [*good["onlineUsers"], good["onlineUsers"][1]]}
+    twice = {**good, "onlineUsers": [*online, online[1]]}
     assert [r for r, _ in outcome.ack_check(twice)] == ["PRES-3"]
 
 
@@ -142,10 +143,11 @@ def test_history_expects_newest_first_with_tombstones() -> None:
         _do(m.predict_send("ana#1", "T0", f"t{i}", None, None),
             {"ok": True, "message": {"id": f"m{i}"}})
     _do(m.predict_delete("ana#1", "T0", m.messages[0]), {"ok": True})
-    page = {"taskId": "T0", "hasMore": False, "messages": [
-        {"id": "m1", "message": "t1"}, {"id": "m0", "message": "", "is_deleted": True}]}
+    messages: list[dict[str, Any]] = [
+        {"id": "m1", "message": "t1"}, {"id": "m0", "message": "", "is_deleted": True}]
+    page = {"taskId": "T0", "hasMore": False, "messages": messages}
     assert m.history_complaints("T0", page) == []
-    wrong = {**page, "messages": list(reversed(page["messages"]))}
+    wrong = {**page, "messages": list(reversed(messages))}
     assert [r for r, _ in m.history_complaints("T0", wrong)] == ["STORE-2"]
-    kept = {**page, "messages": [page["messages"][0], {"id": "m0", "message": "t0"}]}
+    kept = {**page, "messages": [messages[0], {"id": "m0", "message": "t0"}]}
     assert [r for r, _ in m.history_complaints("T0", kept)] == ["STORE-3"]
