@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--node-modules", type=Path, metavar="DIR",
                    help="a node_modules directory holding socket.io-client 4.x (default: "
                    "TASKCHAT_NODE_MODULES, then the checkout's tests/node/node_modules)")
+    p.add_argument("--stateful-examples", type=int, metavar="N",
+                   help="random sessions of the stateful phase at most (0 turns it off)")
+    p.add_argument("--stateful-budget", type=float, metavar="SECONDS",
+                   help="seconds of new sessions in the stateful phase (default 15)")
+    p.add_argument("--stateful-steps", type=int, metavar="N",
+                   help="actions per session of the stateful phase at most (default 50)")
+    p.add_argument("--stateful-shrink", type=float, metavar="SECONDS",
+                   help="seconds for shrinking a failing session (default 20)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why checks are skipped")
     p.set_defaults(func=run)
 
@@ -62,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             exitfirst=args.exitfirst,
             node_modules=args.node_modules,
+            stateful={k: v for k, v in (("examples", args.stateful_examples),
+                                        ("budget", args.stateful_budget),
+                                        ("shrink", args.stateful_shrink),
+                                        ("steps", args.stateful_steps)) if v is not None},
         )
     except CannotRun as exc:
         print(f"taskchat check: could not run: {exc}", file=sys.stderr)

@@ -33,6 +33,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "storage",
     "http_api",
     "isolation",
+    "stateful",
 )
 
 # What a check may need from the target; without it the check is skipped, and says why.

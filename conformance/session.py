@@ -12,7 +12,8 @@ import shlex
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -104,6 +105,17 @@ def _rs256_key_pair(directory: Path) -> tuple[str, Path]:
     return private_pem, public_path
 
 
+def _stateful_options(target: Target, seed: int | None, overrides: Mapping[str, float]) -> None:
+    """The command line's seed and stateful budget win over the config file's."""
+    if seed is not None:
+        target.seed = seed
+    bad = [f"{k}={v}" for k, v in overrides.items() if v < 0]
+    if bad:
+        raise CannotRun(f"stateful options must be >= 0: {', '.join(bad)}")
+    kinds = {k: type(getattr(target.stateful, k)) for k in overrides}
+    target.stateful = replace(target.stateful, **{k: kinds[k](v) for k, v in overrides.items()})
+
+
 def _check_selection(only: Sequence[str], requirements: Sequence[str]) -> None:
     unknown_areas = [a for a in only if a.upper() not in areas()]
     if unknown_areas:
@@ -128,6 +140,7 @@ def run_session(
     seed: int | None = None,
     exitfirst: bool = False,
     node_modules: Path | None = None,
+    stateful: Mapping[str, float] | None = None,
 ) -> RunResult:
     stream = stream or sys.stdout  # looked up per run: a test may have swapped it
     jwt_secret = jwt_secret or os.environ.get(SECRET_ENV) or None
@@ -139,10 +152,13 @@ def run_session(
         raise CannotRun("the selection matches no check")
     try:
         with open_target(url, jwt_secret, config) as target:
-            if seed is not None:
-                target.seed = seed
+            _stateful_options(target, seed, stateful or {})
             if node_modules is not None:
                 target.node_modules = node_modules
+            if target.stateful.examples == 0:  # the stateful phase is turned off
+                checks = [c for c in checks if c.area != "STATE"]
+                if not checks:
+                    raise CannotRun("the selection matches no check")
             print(f"taskchat conformance: {len(checks)} checks against {target.url} "
                   f"(seed {target.seed})", file=stream, flush=True)
             replay = _replayer(url, config, bool(jwt_secret), target.seed)

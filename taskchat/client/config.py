@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import tomllib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +63,22 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class Stateful:
+    """The budget of the stateful phase (``conformance/stateful``): random multi-user sessions
+    checked against a model of the protocol. The defaults keep a whole ``taskchat check`` on
+    the embedded server within its time target (benchmarks/check_bench.py measures it)."""
+
+    examples: int = 1000  # sessions at most (0 turns the phase off); the budget ends it first
+    budget: float = 15.0  # seconds of new sessions; a failure found is still shrunk after it
+    steps: int = 50  # actions per session at most
+    shrink: float = 20.0  # seconds for shrinking a failing session to its shortest form
+    # after the expected events of a step that the contract leaves a choice in, how long the
+    # server's choice is waited for
+    grace: float = 0.02
+    settle: float = 0.05  # at the end of a session: how long extra events are watched for
+
+
+@dataclass(frozen=True)
 class RateLimit:
     count: int = 20
     window: float = 10.0
@@ -79,14 +95,15 @@ class Target:
     adapter: str = "admin-api"
     restart_command: str | None = None
     rate_limit: RateLimit | None = None
+    stateful: Stateful = field(default_factory=Stateful)
     # whether the server offers CONTRACT §9's HTTP endpoints (history, admin API, /healthz)
     http_api: bool = True
     rs256_private_key: str | None = None  # PEM; the server must hold its public key (AUTH-11)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     # set by a caller that controls the server itself (the embedded server): restarts it
     restart_hook: Any = None
-    # what a run draws at random from (generated payloads, random sessions): printed, so a
-    # failure can be replayed with --seed
+    # what a run draws at random from (generated payloads, the stateful phase's sessions):
+    # printed, so a failure can be replayed with --seed
     seed: int = field(default_factory=lambda: secrets.randbelow(1_000_000))
     # where socket.io-client is installed (a node_modules directory), when not found by default
     node_modules: Path | None = None
@@ -141,6 +158,19 @@ def _timeouts(raw: dict[str, Any]) -> Timeouts:
             raise ConfigError(f"timeouts.{key} must be a positive number, got {value!r}")
         values[key] = float(value)
     return Timeouts(**values)
+
+
+def _stateful(raw: dict[str, Any]) -> Stateful:
+    out = Stateful()
+    for key, value in raw.items():
+        if key not in Stateful.__dataclass_fields__:
+            raise ConfigError(f"unknown key stateful.{key} "
+                              f"(known: {', '.join(Stateful.__dataclass_fields__)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"stateful.{key} must be a number >= 0, got {value!r}")
+        kind = type(getattr(out, key))
+        out = replace(out, **{key: kind(value)})
+    return out
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -211,6 +241,7 @@ def load_target(config_path: Path | None, url: str | None, jwt_secret: str | Non
         adapter=adapter,
         restart_command=restart,
         rate_limit=rate_limit,
+        stateful=_stateful(_section(data, "stateful")),
         http_api=http_api,
         rs256_private_key=private_key,
     )

@@ -280,6 +280,87 @@ def iso_shared_batch() -> None:
     store.Store._commit = commit  # type: ignore[method-assign]
 
 
+def pres_disconnect_lingers() -> None:
+    """A user whose last socket disconnects is announced as gone (user_left) but stays in the
+    room's presence list: whoever joins later sees them in onlineUsers. Only a sequence of
+    several users' steps shows it (one leaves by disconnecting, another stays, a third joins)."""
+    original = rules.ChatRules.disconnect
+
+    def disconnect(self: rules.ChatRules, sid: str, now: float) -> Effects:
+        sock = self._sockets.get(sid)
+        kept = []
+        if sock is not None:
+            for task_id in sock.rooms:
+                presence = self._rooms[task_id].users.get(sock.identity.user_id)
+                if presence is not None and presence.sids == {sid}:
+                    kept.append((task_id, presence))
+        effects = original(self, sid, now)
+        for task_id, presence in kept:
+            room = self._rooms.get(task_id)
+            if room is not None:  # the room lives on (others are in it): the ghost stays
+                room.users.setdefault(presence.identity.user_id, presence)
+        return effects
+
+    rules.ChatRules.disconnect = disconnect  # type: ignore[method-assign]
+
+
+def state_notify_members_not_joined() -> None:
+    """task_notification goes to every connected socket of the task's members, joined or not:
+    a socket that never joined (or left) the room gets it too. The room's own sockets get it as
+    they should, so a check that watches only them passes."""
+
+    def notify(self: rules.ChatRules, task_id: str, kind: str, message: str,
+               data: dict[str, Any] | None, now: float) -> Effects:
+        task = self._task(task_id)
+        payload: dict[str, object] = {"taskId": task_id, "type": kind, "message": message}
+        if data is not None:
+            payload["data"] = data
+        payload["timestamp"] = model.iso(now)
+        to = tuple(sid for sid, sock in self._sockets.items()
+                   if sock.identity.user_id in task.members)
+        return [Emit(Event.TASK_NOTIFICATION, payload, to)] if to else []
+
+    rules.ChatRules.notify = notify  # type: ignore[method-assign]
+
+
+def perm_stale_second_tab() -> None:
+    """Each socket keeps the role its user had when it joined; a role change refreshes the
+    user's first socket in the room only. A user with two tabs in the room who is lowered to
+    viewer can still send from the second tab: stale state that takes several steps by
+    several actors (two tabs join, the backend changes the role, the second tab sends)."""
+    cache: dict[tuple[str, str], str] = {}  # (sid, task) -> role
+    original_join = rules.ChatRules._join
+    original_member = rules.ChatRules._member
+    original_put = rules.ChatRules.put_member
+
+    def join(self: rules.ChatRules, sock: Any, task_id: str, now: float) -> Effects:
+        effects = original_join(self, sock, task_id, now)
+        role = self.tasks[task_id].members[sock.identity.user_id].role
+        cache.setdefault((sock.sid, task_id), role)
+        return effects
+
+    def member(self: rules.ChatRules, sock: Any, task_id: str, *,
+               joined: bool) -> tuple[model.Task, model.Member]:
+        task, m = original_member(self, sock, task_id, joined=joined)
+        role = cache.get((sock.sid, task_id))
+        if joined and role is not None:
+            m = model.Member(m.user_id, m.user_name, role)
+        return task, m
+
+    def put_member(self: rules.ChatRules, task_id: str, user_id: str, role: str,
+                   user_name: str | None, now: float) -> Any:
+        result = original_put(self, task_id, user_id, role, user_name, now)
+        for sid in self.room_sids(task_id):
+            if self._sockets[sid].identity.user_id == user_id:
+                cache[(sid, task_id)] = role
+                break
+        return result
+
+    rules.ChatRules._join = join  # type: ignore[method-assign]
+    rules.ChatRules._member = member  # type: ignore[method-assign]
+    rules.ChatRules.put_member = put_member  # type: ignore[method-assign]
+
+
 # fault -> the requirement the suite must then report broken
 FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "trans_no_max_payload": (trans_no_max_payload, "TRANS-1"),
@@ -299,6 +380,14 @@ FAULTS: dict[str, tuple[Callable[[], None], str]] = {
     "err_unknown_event_invalid": (err_unknown_event_invalid, "ERR-5"),
     "iso_shared_batch": (iso_shared_batch, "ISO-1"),
 }
+# faults between users, over several steps: the stateful phase must catch them, naming one of
+# the requirements each breaks (which one depends on the session the shrinker ends with)
+STATEFUL_FAULTS: dict[str, tuple[Callable[[], None], frozenset[str]]] = {
+    "pres_disconnect_lingers": (pres_disconnect_lingers, frozenset({"STATE-2", "PRES-1"})),
+    "state_notify_members_not_joined": (state_notify_members_not_joined,
+                                        frozenset({"STATE-1", "ROOM-5", "PERM-7"})),
+    "perm_stale_second_tab": (perm_stale_second_tab, frozenset({"PERM-2", "PERM-4", "PERM-6"})),
+}
 EXTRA_PATCHES: dict[str, Callable[[], None]] = {
     "slow_but_correct": slow_but_correct,
     "contract_minimal": contract_minimal,
@@ -307,7 +396,8 @@ EXTRA_PATCHES: dict[str, Callable[[], None]] = {
 
 
 if __name__ == "__main__":
-    patch = FAULTS[sys.argv[1]][0] if sys.argv[1] in FAULTS else EXTRA_PATCHES[sys.argv[1]]
+    patches = {**{k: f for k, (f, _) in {**FAULTS, **STATEFUL_FAULTS}.items()}, **EXTRA_PATCHES}
+    patch = patches[sys.argv[1]]
     patch()
     from taskchat.cli import main
 
