@@ -130,6 +130,8 @@ class SessionMachine(RuleBasedStateMachine):
             self.s.ensure_ready()
             self.steps.append(text)
             run()
+            # a step whose acks and events all matched the model is an observation (D27)
+            self.phase.ctx.observe()
         except Divergence as exc:
             self.failed, self.error = True, exc
             raise
