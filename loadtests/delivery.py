@@ -84,6 +84,7 @@ class Counters:
     planned_drops: int = 0  # connections the scenario dropped on purpose (reconnect storm)
     reconnects: int = 0
     reconnect_failures: int = 0
+    setup_failures: int = 0  # users that stopped because their rooms or identity could not be made
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
     @property
