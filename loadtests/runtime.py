@@ -272,6 +272,11 @@ def summary(environment: Environment) -> dict[str, Any]:
             c.__name__: {p: getattr(c, p) for p in getattr(c, "parameters", ())} for c in classes
         },
         "workers": _state(environment).worker_count,
+        # each worker's own final counters (a master's totals are their sum)
+        "worker_counters": {
+            node: {k: v for k, v in c.items() if k != "final"}
+            for node, c in _state(environment).worker_counters.items()
+        },
         "host": environment.host,
         "started_at": _state(environment).started_at,
         "ended_at": time.time(),
