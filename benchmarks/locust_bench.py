@@ -43,9 +43,12 @@ def _orchestrate() -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="messages/s per sender")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--profile", help="write a cProfile of the measured window to PREFIX-mode")
+    parser.add_argument("--only", choices=("raw", "baseline", "idle"), action="append",
+                        help="run only these modes (profiling); prints their raw figures")  # fmt: skip
     args = parser.parse_args()
 
     results: dict[str, dict[str, Any]] = {}
+    connect_s = 20 + args.users / 100  # time allowed for every user to connect and join
     with (
         tempfile.TemporaryDirectory() as tmp,
         embedded_server(
@@ -53,7 +56,7 @@ def _orchestrate() -> int:
         ) as server,
     ):
         admin = AdminApiAdapter(server.url, server.admin_token)
-        for mode in ("raw", "baseline", "idle"):
+        for mode in args.only or ("raw", "baseline", "idle"):
             rooms = []
             tokens = []
             for i in range(args.users):
@@ -67,11 +70,13 @@ def _orchestrate() -> int:
             plan.write_text(json.dumps({
                 "url": server.url, "tokens": tokens, "rooms": rooms,
                 "room_size": args.room_size, "rate": args.rate, "seconds": args.seconds,
+                "connect_s": connect_s,
                 "result": str(out),
             }))  # fmt: skip
             cmd = [sys.executable, "-m", "locust", "-f", __file__, "--headless",
-                   "-u", str(args.users), "-r", str(max(50, args.users)), "-H", server.url,
-                   "-t", f"{int(args.seconds + 90)}s", "--only-summary",
+                   "-u", str(args.users), "-r", str(min(max(50, args.users), 500)),
+                   "-H", server.url, "-t", f"{int(args.seconds + 90 + connect_s)}s",
+                   "--only-summary",
                    "--loglevel", "WARNING", "--exit-code-on-error", "0"]  # fmt: skip
             env = dict(os.environ, BENCH_MODE=mode, BENCH_PLAN=str(plan))
             if args.profile:
@@ -81,7 +86,7 @@ def _orchestrate() -> int:
                   f"{args.rate}/s per sender for {args.seconds}s ...", flush=True)  # fmt: skip
             log = Path(tmp) / f"{mode}.log"
             with log.open("wb") as sink:
-                subprocess.run(cmd, env=env, timeout=args.seconds + 120, check=False,
+                subprocess.run(cmd, env=env, timeout=args.seconds + 120 + connect_s, check=False,
                                stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
             if not out.exists():
                 text = log.read_text()
@@ -93,6 +98,9 @@ def _orchestrate() -> int:
             if "Traceback" in text:
                 first = text.find("Traceback")
                 print(f"{mode}: Locust reported an error:\n{text[first : first + 2000]}")
+    if args.only:
+        print(json.dumps(results, indent=2))
+        return 0
     raw, base, idle = results["raw"], results["baseline"], results["idle"]
     print()
     print(f"{'':34}{'raw (taskchat)':>16}{'locust SocketIOUser':>22}{'ratio':>8}")
@@ -207,7 +215,7 @@ else:
     def _measure(environment: Any, rss0: int) -> None:
         process = psutil.Process()
         users = len(PLAN["tokens"])
-        deadline = time.monotonic() + 20  # measure with whoever made it by then
+        deadline = time.monotonic() + PLAN["connect_s"]  # measure whoever made it by then
         while STATE["connected"] < users and time.monotonic() < deadline:
             gevent.sleep(0.1)
         gevent.sleep(4.5)  # idle: the run's sweeper forgets the join announcements (grace 3 s)

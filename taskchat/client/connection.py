@@ -102,6 +102,45 @@ def websocket_url(url: str, path: str = "/socket.io/") -> str:
     return urlunsplit((scheme, parts.netloc, path, "EIO=4&transport=websocket", ""))
 
 
+_ADDRESS_TTL = 30.0  # seconds a resolved address is reused
+_ADDRESSES: dict[tuple[str, int], tuple[float, list[Any]]] = {}
+
+
+def _open_socket(ws_url: str, timeout: float) -> socket.socket | None:
+    """A connected TCP socket for a plain ``ws://`` URL, its address resolved once per process
+    and reused for ``_ADDRESS_TTL`` seconds; None for ``wss://`` (websocket-client wraps TLS).
+
+    Why not let websocket-client resolve: under gevent every getaddrinfo goes to gevent's thread
+    pool; thousands of users connecting at once start its threads and cost several KB per
+    user of memory, and a DNS query per connection measures the resolver, not the server.
+    """
+    parts = urlsplit(ws_url)
+    if parts.scheme != "ws" or parts.hostname is None:
+        return None
+    key = (parts.hostname, parts.port or 80)
+    now = time.monotonic()
+    cached = _ADDRESSES.get(key)
+    if cached is None or now - cached[0] > _ADDRESS_TTL:
+        try:
+            infos = socket.getaddrinfo(key[0], key[1], 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ConnectFailed(f"cannot resolve {key[0]}: {exc}") from exc
+        cached = _ADDRESSES[key] = (now, infos)
+    error: OSError | None = None
+    for family, kind, proto, _, address in cached[1]:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise ConnectFailed(f"cannot open {ws_url}: {error}")
+
+
 class _TransportClosed(Exception):
     """The WebSocket ended (close frame or end of stream)."""
 
@@ -340,8 +379,10 @@ class Connection:
         ws = websocket.WebSocket(
             skip_utf8_validation=True, enable_multithread=True, fire_cont_frame=False
         )
+        url = websocket_url(self.url, self.path)
         try:
-            ws.connect(websocket_url(self.url, self.path), timeout=self.timeout)
+            sock = _open_socket(url, self.timeout)
+            ws.connect(url, timeout=self.timeout, socket=sock)
         except ConnectFailed:
             raise
         except (OSError, websocket.WebSocketException) as exc:
