@@ -99,3 +99,13 @@ def test_the_delivery_tab_fills_during_a_run_and_no_page_shows_the_secret() -> N
         for path, response in downloads.items():
             assert response.status_code == 200, path
             assert SECRET not in response.text, f"{path} shows the secret"
+
+
+def test_plain_locust_on_the_packaged_locustfile_listens_on_loopback_by_default() -> None:
+    code = (
+        "import taskchat.loadtests.plugin;"
+        "from locust.argument_parser import parse_options;"
+        "print(parse_options([]).web_host, parse_options(['--web-host', '0.0.0.0']).web_host)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["127.0.0.1", "0.0.0.0"], out.stdout
