@@ -1,16 +1,19 @@
 """CPU per received message and memory per user of the Locust user, against Locust's own.
 
-    /work/venv/bin/python benchmarks/locust_bench.py [--users 200] [--room-size 50]
-        [--rate 10] [--seconds 10]
+    .venv/bin/python benchmarks/locust_bench.py [--users 200] [--room-size 50]
+        [--rate 10] [--seconds 10] [--only raw|baseline|idle] [--profile PREFIX]
+    # one worker at scale: 10,000 users receiving for a minute
+    .venv/bin/python benchmarks/locust_bench.py --only raw --users 10000 --rate 0.2 --seconds 60
 
 One command, one embedded reference server, two runs of one Locust process each on the same
 workload: ``--users`` users in rooms of ``--room-size``; the first user of each room sends
 ``--rate`` messages per second (with an ack), every member receives them. First the users
 connect, join and sit idle (memory per user = RSS growth / users, after a GC); then the senders
 send for ``--seconds`` (CPU per received message = process CPU time / new_message events
-received). Run A: ``taskchat.loadtests.user.SocketIOUser`` (the toolkit's raw client, delivery tracked).
-Run B: ``locust.contrib.socketio.SocketIOUser`` (python-socketio's client). Run C: a Locust user
-that does nothing, Locust's own memory per user under both. Prints the figures and the ratio. Targets: <= 30 us CPU per received message, <= 16 KB per idle user.
+received). Run A: ``taskchat.loadtests.user.SocketIOUser`` (the toolkit's raw client, delivery
+tracked). Run B: ``locust.contrib.socketio.SocketIOUser`` (python-socketio's client). Run C: a
+Locust user that does nothing, Locust's own memory per user under both. Prints the figures and
+the ratios. Targets: <= 30 us CPU per received message, <= 16 KB per idle user.
 Memory per user is measured twice: all-in (RSS growth / users, fixed costs of the first
 connection included) and marginal (half the users connect, then the other half: RSS growth of the
 second half / its users), the figure that says how many more users a worker holds.

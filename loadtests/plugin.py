@@ -18,23 +18,17 @@ from taskchat.loadtests import runtime
 def _arguments(parser: Any) -> None:
     parser.set_defaults(web_host="127.0.0.1")
     run_wide = "for every scenario; 0 keeps each scenario's own (see its settings in the picker)"
-    parser.add_argument(
-        "--users-per-room", type=int, default=0, include_in_web_ui=False,
-        help=f"members per room, {run_wide}",
+    overrides: tuple[tuple[str, type, str], ...] = (
+        ("--users-per-room", int, "members per room"),
+        ("--rooms", int, "rooms each PresenceChurn user moves between"),
+        ("--message-rate", float, "turns per minute per user (the reference server allows 20 "
+         "sends per 10 s per user)"),
+        ("--storm-every", float, "seconds between ReconnectStorm's storms"),
     )  # fmt: skip
-    parser.add_argument(
-        "--rooms", type=int, default=0, include_in_web_ui=False,
-        help=f"rooms each PresenceChurn user moves between, {run_wide}",
-    )  # fmt: skip
-    parser.add_argument(
-        "--message-rate", type=float, default=0.0, include_in_web_ui=False,
-        help=f"turns per minute per user, {run_wide} (the reference server allows 20 sends "
-        "per 10 s per user)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--storm-every", type=float, default=0.0, include_in_web_ui=False,
-        help=f"seconds between ReconnectStorm's storms, {run_wide}",
-    )  # fmt: skip
+    for flag, kind, what in overrides:
+        parser.add_argument(
+            flag, type=kind, default=kind(0), include_in_web_ui=False, help=f"{what}, {run_wide}"
+        )
     parser.add_argument(
         "--grace", type=float, default=3.0, help="seconds a message may take before it is lost"
     )
