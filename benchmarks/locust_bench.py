@@ -48,13 +48,17 @@ def _orchestrate() -> int:
     parser.add_argument("--room-size", type=int, default=50)
     parser.add_argument("--rate", type=float, default=10.0, help="messages/s per sender")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--spawn-rate", type=float, help="users started per second "
+                        "(default: all at once up to 500/s)")  # fmt: skip
     parser.add_argument("--profile", help="write a cProfile of the measured window to PREFIX-mode")
     parser.add_argument("--only", choices=("raw", "baseline", "idle"), action="append",
                         help="run only these modes (profiling); prints their raw figures")  # fmt: skip
     args = parser.parse_args()
 
     results: dict[str, dict[str, Any]] = {}
-    connect_s = 20 + args.users / 100  # time allowed for every user to connect and join
+    spawn_rate = args.spawn_rate or min(max(50, args.users), 500)
+    # time allowed for each half of the users to connect and join
+    connect_s = 20 + args.users / spawn_rate + args.users / 100
     with (
         tempfile.TemporaryDirectory() as tmp,
         embedded_server(
@@ -80,8 +84,8 @@ def _orchestrate() -> int:
                 "result": str(out),
             }))  # fmt: skip
             cmd = [sys.executable, "-m", "locust", "-f", __file__, "--headless",
-                   "-u", str(args.users), "-r", str(min(max(50, args.users), 500)),
-                   "-H", server.url, "-t", f"{int(args.seconds + 90 + connect_s)}s",
+                   "-u", str(args.users), "-r", str(spawn_rate),
+                   "-H", server.url, "-t", f"{int(args.seconds + 90 + 2 * connect_s)}s",
                    "--only-summary",
                    "--loglevel", "WARNING", "--exit-code-on-error", "0"]  # fmt: skip
             env = dict(os.environ, BENCH_MODE=mode, BENCH_PLAN=str(plan))
@@ -92,7 +96,7 @@ def _orchestrate() -> int:
                   f"{args.rate}/s per sender for {args.seconds}s ...", flush=True)  # fmt: skip
             log = Path(tmp) / f"{mode}.log"
             with log.open("wb") as sink:
-                subprocess.run(cmd, env=env, timeout=args.seconds + 120 + connect_s, check=False,
+                subprocess.run(cmd, env=env, timeout=args.seconds + 120 + 2 * connect_s, check=False,
                                stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
             if not out.exists():
                 text = log.read_text()
@@ -168,8 +172,11 @@ else:
 
         def on_start(self) -> None:
             self.token, self.room, self.sender = _identity()
-            if self.connect() and self.join(self.room):
-                STATE["connected"] += 1
+            for attempt in range(8):  # thousands connecting at once: some time out, retry
+                if self.connect() and self.join(self.room):
+                    STATE["connected"] += 1
+                    return
+                time.sleep(min(30, 2**attempt))
 
         def auth(self) -> dict[str, Any]:
             return {"token": self.token}
