@@ -14,7 +14,7 @@ from taskchat.cli import main
 from taskchat.client.tokens import mint_token
 
 SECRET = "load-test-secret-of-at-least-32-bytes"
-QUICK = ["--users", "6", "--spawn-rate", "6", "--run-time", "6s", "--grace", "1.5",
+QUICK = ["--users", "6", "--spawn-rate", "6", "--run-time", "8s", "--grace", "1.5",
          "--message-rate", "60"]  # fmt: skip
 
 
