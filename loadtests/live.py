@@ -51,6 +51,8 @@ class Sample:
     disconnects: int
     reconnects: int
     errors: int  # failed requests and error events
+    sends: int = 0  # acked or failed sends so far
+
 
     def status_line(self) -> str:
         return (
@@ -65,7 +67,11 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def sample(environment: Environment, counters: Counters, started: float) -> Sample:
+def sample(
+    environment: Environment, counters: Counters, started: float, previous: Sample | None
+) -> Sample:
+    """The run now; rates are counted since ``previous`` (on a master too, where Locust's own
+    current rates lag by the workers' report interval)."""
     stats = environment.stats
 
     def current(name: str, percent: float) -> float | None:
@@ -75,17 +81,21 @@ def sample(environment: Environment, counters: Counters, started: float) -> Samp
         value = entry.get_current_response_time_percentile(percent)
         return float(value) if value is not None else None
 
-    def rate(name: str) -> float:
-        entry = stats.entries.get((name, REQUEST_TYPE))
-        return float(entry.current_rps) if entry is not None else 0.0
+    send_entry = stats.entries.get((SEND_ACK, REQUEST_TYPE))
+    sends = send_entry.num_requests if send_entry is not None else 0
+    elapsed = round(time.time() - started, 1)
+
+    def rate(now: int, before: int) -> float:
+        span = elapsed - previous.elapsed_s if previous is not None else elapsed
+        return round(max(0, now - before) / span, 2) if span > 0 else 0.0
 
     failed = sum(e.num_failures for k, e in stats.entries.items() if k[0] != DELIVERY)
     runner = environment.runner
     return Sample(
-        elapsed_s=round(time.time() - started, 1),
+        elapsed_s=elapsed,
         users=runner.user_count if runner is not None else 0,
-        sends_per_s=round(rate(SEND_ACK), 2),
-        deliveries_per_s=round(rate(DELIVERY), 2),
+        sends_per_s=rate(sends, previous.sends if previous else 0),
+        deliveries_per_s=rate(counters.delivered, previous.delivered if previous else 0),
         delivery_p50_ms=current(DELIVERY, 0.5),
         delivery_p95_ms=current(DELIVERY, 0.95),
         delivery_p99_ms=current(DELIVERY, 0.99),
@@ -99,6 +109,7 @@ def sample(environment: Environment, counters: Counters, started: float) -> Samp
         disconnects=counters.disconnects,
         reconnects=counters.reconnects,
         errors=failed + sum(counters.errors_by_code.values()),
+        sends=sends,
     )
 
 

@@ -194,7 +194,7 @@ def _num(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.4g}{unit}"
+        return f"{value:.4g}{unit}" if abs(value) < 1 else f"{value:.1f}".removesuffix(".0") + unit
     return f"{value}{unit}"
 
 
@@ -245,8 +245,8 @@ def render_html(summary: dict[str, Any]) -> str:
         for r in counter_rows(Counters.total([counters]), None)
     ]
     entry_rows = [
-        [e["name"], e["requests"], e["failures"], e["median_ms"], e["p95_ms"], e["p99_ms"],
-         round(e["max_ms"] or 0, 1)]
+        [e["name"], e["requests"], e["failures"], *(_num(e[k]) for k in ("median_ms", "p95_ms",
+         "p99_ms", "max_ms"))]
         for e in raw.get("entries", [])
     ]  # fmt: skip
     error_rows = [[e["name"], e["error"], e["occurrences"]] for e in raw.get("errors", [])]

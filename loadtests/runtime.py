@@ -231,7 +231,8 @@ def _sample_loop(environment: Environment) -> None:
     last_line = time.monotonic()
     while True:
         gevent.sleep(2.0)
-        state.history.add(sample(environment, totals(environment), state.started_at))
+        last = state.history.samples[-1] if state.history.samples else None
+        state.history.add(sample(environment, totals(environment), state.started_at, last))
         if isinstance(environment.runner, MasterRunner):
             state.worker_count = max(state.worker_count, environment.runner.worker_count)
         if headless and every and time.monotonic() - last_line >= every - 0.5:
@@ -268,8 +269,12 @@ def summary(environment: Environment) -> dict[str, Any]:
     classes = environment.user_classes or []
     return {
         "scenario": ", ".join(c.__name__ for c in classes),
+        # what each scenario ran with: the command line's override, else the class's value
         "parameters": {
-            c.__name__: {p: getattr(c, p) for p in getattr(c, "parameters", ())} for c in classes
+            c.__name__: {
+                p: getattr(settings, p, 0) or getattr(c, p) for p in getattr(c, "parameters", ())
+            }
+            for c in classes
         },
         "workers": _state(environment).worker_count,
         # each worker's own final counters (a master's totals are their sum)
