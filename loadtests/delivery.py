@@ -19,6 +19,7 @@ threads and reused by any harness.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -84,6 +85,7 @@ class Counters:
     planned_drops: int = 0  # connections the scenario dropped on purpose (reconnect storm)
     reconnects: int = 0
     reconnect_failures: int = 0
+    setup_failures: int = 0  # users that stopped because their rooms or identity could not be made
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -113,6 +115,20 @@ class Counters:
         return out
 
 
+def _native_lock() -> threading.Lock:
+    """A real lock even under gevent's monkey-patching.
+
+    The tracker is called for every received message, inside gevent's event loop; gevent's
+    cooperative lock costs several times a native one, and no critical section here can
+    switch greenlets (no I/O, no sleep), so a native lock never blocks the loop for long.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        allocate: Any = monkey.get_original("_thread", "allocate_lock")
+        return allocate()  # type: ignore[no-any-return]
+    return threading.Lock()
+
+
 class _Sent:
     __slots__ = ("acked", "message_id", "pending", "room", "seen", "sender", "seq", "t_sent")
 
@@ -137,7 +153,7 @@ class DeliveryTracker:
         self.counters = Counters()
         self.draining = False  # set at the end of a run: scenarios stop sending
         self.closed = False  # after the final sweep: nothing new is tracked
-        self._lock = threading.Condition(threading.Lock())
+        self._lock = _native_lock()
         self._rooms: dict[str, set[int]] = {}
         self._sock_rooms: dict[int, set[str]] = {}
         self._sent: dict[str, _Sent] = {}
@@ -271,7 +287,6 @@ class DeliveryTracker:
                 self.counters.delivered += 1
                 if not record.pending:
                     fanout_ms = latency_ms
-                    self._lock.notify_all()
         self.sink.sample(DELIVERY, latency_ms)
         if fanout_ms is not None:
             self.sink.sample(FANOUT, fanout_ms)
@@ -284,13 +299,14 @@ class DeliveryTracker:
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until acked messages owe nothing (True) or ``timeout`` passes (False)."""
         deadline = time.monotonic() + timeout
-        with self._lock:
-            while any(r.pending for r in self._sent.values() if r.acked):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(min(remaining, 0.25))
-            return True
+        while True:
+            with self._lock:
+                if not any(r.pending for r in self._sent.values() if r.acked):
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(remaining, 0.05))  # polls: the lock is never held while waiting
 
     def sweep(self, now: float | None = None, *, final: bool = False) -> int:
         """Count what is overdue as lost (acked) or unacked, and forget old records.

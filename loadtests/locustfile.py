@@ -1,60 +1,21 @@
-"""``locust -f loadtests/locustfile.py``: the task-chat scenarios, chosen in the start form.
+"""The task-chat scenarios, one Locust user class each.
 
-The form's Host is the server's URL; the scenario's parameters are custom arguments shown in the
-form. A target that the conformance config describes works the same: ``--taskchat-config``.
+    locust -f <this file> --class-picker      # the web UI: pick scenarios and edit their parameters
+    locust -f <this file> --headless TaskChat # one scenario by class name
+    taskchat load --ui / taskchat load --scenario task_chat   # the same, with this file found for you
+
+The Host is the server's URL. A target that the conformance config describes works the same:
+``--taskchat-config``. The web UI listens on 127.0.0.1 unless ``--web-host`` says otherwise: its
+pages control a load generator that holds the server's signing secret.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import taskchat.loadtests.plugin  # noqa: F401  (options, counters, the Delivery tab)
+from taskchat.loadtests.scenarios.big_room import BigRoom
+from taskchat.loadtests.scenarios.presence_churn import PresenceChurn
+from taskchat.loadtests.scenarios.reconnect_storm import ReconnectStorm
+from taskchat.loadtests.scenarios.small_rooms import SmallRooms
+from taskchat.loadtests.scenarios.task_chat import TaskChat
 
-from locust import events
-from taskchat.loadtests import runtime
-from taskchat.loadtests.chat_user import ChatUser
-from taskchat.loadtests.scenarios import SCENARIO_NAMES
-
-__all__ = ["ChatUser"]
-
-
-@events.init_command_line_parser.add_listener
-def _arguments(parser: Any) -> None:
-    parser.add_argument(
-        "--scenario", choices=SCENARIO_NAMES, default="task_chat", help="what the users do"
-    )
-    parser.add_argument(
-        "--users-per-room", type=int, default=0, help="members per room (0: scenario default)"
-    )
-    parser.add_argument(
-        "--rooms", type=int, default=0, help="rooms each user moves between (presence_churn)"
-    )
-    parser.add_argument(
-        "--message-rate",
-        type=float,
-        default=0.0,
-        help="messages per minute per user (0: scenario default; the reference server allows "
-        "20 sends per 10 s per user)",
-    )
-    parser.add_argument(
-        "--grace", type=float, default=3.0, help="seconds a message may take before it is lost"
-    )
-    parser.add_argument(
-        "--storm-every", type=float, default=15.0, help="seconds between reconnect storms"
-    )
-    parser.add_argument(
-        "--taskchat-config", default="", help="the conformance suite's target config (TOML)"
-    )
-    parser.add_argument(
-        "--jwt-secret",
-        default="",
-        is_secret=True,
-        env_var="TASKCHAT_JWT_SECRET",
-        help="HS256 secret to mint users' tokens",
-    )
-    parser.add_argument(
-        "--summary-file", default="", include_in_web_ui=False, help="write a JSON summary here"
-    )
-
-
-@events.init.add_listener
-def _init(environment: Any, **_: Any) -> None:
-    runtime.install(environment)
+__all__ = ["BigRoom", "PresenceChurn", "ReconnectStorm", "SmallRooms", "TaskChat"]

@@ -50,39 +50,44 @@ class Provisioner:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
         self._lock = threading.Lock()
-        self._users = 0
-        self._rooms: dict[int, str] = {}
-        self._room_locks: dict[int, threading.Lock] = {}
+        self._numbers: dict[str, int] = {}
+        self._rooms: dict[str, str] = {}
+        self._room_locks: dict[str, threading.Lock] = {}
 
-    def next_user_number(self) -> int:
+    def next_user_number(self, kind: str = "") -> int:
+        """The user's place among the users of ``kind`` (its scenario) in this process: what
+        puts it in a room."""
         with self._lock:
-            self._users += 1
-            return self._users - 1
+            number = self._numbers.get(kind, 0)
+            self._numbers[kind] = number + 1
+            return number
 
-    def identity(self, number: int) -> Identity:
+    def identity(self, number: int, kind: str = "") -> Identity:
+        """User ``number`` of ``kind``: its own token and id (unique to the run and process) when
+        the target can mint, else one of the config's pre-made tokens in turn."""
         if self.managed:
-            user_id = f"lt-{self.tag}-u{number}"
+            user_id = f"lt-{self.tag}-{kind}u{number}"
             name = f"Load User{number}"
             return Identity(user_id, name, self.target.mint(user_id, name=name, ttl=TOKEN_TTL))
         roles = [r for r in COMMENTING_ROLES if r in self.target.tokens]
         role = roles[number % len(roles)]
         return Identity(self.target.user_id(role), role, self.target.token(role))
 
-    def room(self, index: int) -> str:
-        """The task id of room ``index`` of this process, created on first use."""
+    def room(self, key: str) -> str:
+        """The task id of this process's room ``key``, created on first use."""
         if not self.managed:
             return self.target.tasks.get("main") or next(iter(self.target.tasks.values()))
         with self._lock:
-            if index in self._rooms:
-                return self._rooms[index]
-            lock = self._room_locks.setdefault(index, threading.Lock())
+            if key in self._rooms:
+                return self._rooms[key]
+            lock = self._room_locks.setdefault(key, threading.Lock())
         with lock:
             with self._lock:
-                if index in self._rooms:
-                    return self._rooms[index]
-            task_id = self.control.create_task(f"load room {index}", f"lt-{self.tag}-r{index}")
+                if key in self._rooms:
+                    return self._rooms[key]
+            task_id = self.control.create_task(f"load room {key}", f"lt-{self.tag}-{key}")
             with self._lock:
-                self._rooms[index] = task_id
+                self._rooms[key] = task_id
             return task_id
 
     def add_member(self, room: str, who: Identity) -> None:

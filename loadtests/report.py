@@ -1,30 +1,54 @@
-"""The load report: thresholds judged, a JSON summary, and an HTML page with inline SVG plots.
+"""The load report: the run judged, a JSON summary, CSVs, and an HTML page with charts.
 
-Self-contained on purpose (no JavaScript, no CDN): the page is opened from CI artifacts, often
-offline. Reads what the Locust run left behind: the master's raw summary (counters and
-statistics) and Locust's ``_stats_history.csv`` (one row per metric per second).
+Self-contained on purpose (inline SVG drawn by matplotlib, no JavaScript, no CDN): the page is
+opened from CI artifacts, often offline. Reads the master's raw summary (counters, statistics and
+the samples taken every 2 s during the run).
+
+The verdict: exit 2 when the run did not measure anything (no user connected, or nothing was
+delivered), with the cause; 1 when a threshold failed, or, without thresholds, when a request
+failed (Locust's own default); 0 otherwise.
 """
 
 from __future__ import annotations
 
-import csv
 import html
 import json
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from taskchat.loadtests.delivery import CONNECTION, DELIVERY, FANOUT, PRESENCE, TYPING
+from taskchat.loadtests import charts
+from taskchat.loadtests.delivery import (
+    CONNECT,
+    CONNECTION,
+    DELIVERY,
+    FANOUT,
+    PRESENCE,
+    TYPING,
+    Counters,
+)
+from taskchat.loadtests.live import Sample, counter_rows, to_csv
 
 # metrics that are observations, not requests the users made: not part of the error rate
 OBSERVED = frozenset({DELIVERY, FANOUT, TYPING, PRESENCE, CONNECTION})
+_UNREACHABLE = re.compile(
+    r"Errno|Connection refused|Max retries|timed out|Name or service|unreachable|resolve",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"\b40[13]\b|AUTH_|refused:|Unauthorized|Forbidden|token", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Thresholds:
     max_p99_delivery_ms: float | None = None
     max_loss: float | None = None  # fraction of (message, member) pairs
-    max_error_rate: float | None = None  # fraction of requests (connect, acks, setup)
+    max_error_rate: float | None = None  # fraction of requests (connect, acks)
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in self.__dict__.values())
 
 
 @dataclass(frozen=True)
@@ -44,28 +68,56 @@ def _entry(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def figures(raw: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a capacity planner asks for first."""
+    """The numbers a capacity planner asks for first. A rate with nothing to divide by is None,
+    not 0."""
     counters = raw.get("counters", {})
     delivered, lost = counters.get("delivered", 0), counters.get("lost", 0)
     requests = failures = 0
     for entry in raw.get("entries", []):
         if entry["name"] not in OBSERVED:
-            requests += entry["requests"]
+            # a failure logged without a request (setup) still counts as one attempt
+            requests += max(entry["requests"], entry["failures"])
             failures += entry["failures"]
     disconnects = counters.get("disconnects", 0)
     delivery = _entry(raw, DELIVERY) or {}
+    connect = _entry(raw, CONNECT) or {}
     return {
+        "connected": connect.get("requests", 0) - connect.get("failures", 0),
         "delivery_p50_ms": delivery.get("median_ms"),
         "delivery_p95_ms": delivery.get("p95_ms"),
         "delivery_p99_ms": delivery.get("p99_ms"),
         "deliveries": delivery.get("requests", 0),
         "fanout_p99_ms": (_entry(raw, FANOUT) or {}).get("p99_ms"),
         "typing_p99_ms": (_entry(raw, TYPING) or {}).get("p99_ms"),
-        "loss_rate": lost / (delivered + lost) if delivered + lost else 0.0,
+        "loss_rate": lost / (delivered + lost) if delivered + lost else None,
         "requests": requests,
         "failed_requests": failures,
-        "error_rate": (failures + disconnects) / requests if requests else 0.0,
+        "error_rate": (failures + disconnects) / requests if requests else None,
     }
+
+
+def no_run_cause(raw: dict[str, Any]) -> str | None:
+    """Why the run measured nothing, or None when it did."""
+    f = figures(raw)
+    if f["connected"] and f["deliveries"]:
+        return None
+    errors = raw.get("errors", [])
+    setup = [e for e in errors if e.get("type") == "setup"]
+    connect = [e for e in errors if e.get("name") == CONNECT]
+    for e in setup + connect:
+        text = str(e.get("error", ""))
+        if _UNREACHABLE.search(text):
+            return f"the server is unreachable ({text})"
+        if _TOKEN.search(text):
+            return f"the server refused the token: is the JWT secret the server's? ({text})"
+    if setup:
+        return f"setup failed ({setup[0].get('error')})"
+    if not f["connected"]:
+        if connect:
+            return f"no user connected ({connect[0].get('error')})"
+        return "no user connected: no user was started"
+    sends = (_entry(raw, "send_message ack") or {}).get("requests", 0)
+    return f"nothing was delivered ({f['connected']} connections, {sends} sends)"
 
 
 def judge(raw: dict[str, Any], limits: Thresholds) -> list[Verdict]:
@@ -84,103 +136,43 @@ def judge(raw: dict[str, Any], limits: Thresholds) -> list[Verdict]:
                 Verdict("p99 delivery (ms)", limits.max_p99_delivery_ms, p99, ok,
                         f"{p99:g} ms over {f['deliveries']} deliveries")
             )  # fmt: skip
+    counters = raw.get("counters", {})
     if limits.max_loss is not None:
-        counters = raw.get("counters", {})
-        ok = f["loss_rate"] <= limits.max_loss
+        owed = counters.get("delivered", 0) + counters.get("lost", 0)
+        rate = f["loss_rate"]
         out.append(
-            Verdict("loss rate", limits.max_loss, f["loss_rate"], ok,
-                    f"{counters.get('lost', 0)} lost of "
-                    f"{counters.get('delivered', 0) + counters.get('lost', 0)} owed")
+            Verdict("loss rate", limits.max_loss, rate,
+                    rate is not None and rate <= limits.max_loss,
+                    f"{counters.get('lost', 0)} lost of {owed} owed" if owed
+                    else "nothing was owed: no rate to judge")
         )  # fmt: skip
     if limits.max_error_rate is not None:
-        ok = f["error_rate"] <= limits.max_error_rate
+        rate = f["error_rate"]
         out.append(
-            Verdict("error rate", limits.max_error_rate, f["error_rate"], ok,
+            Verdict("error rate", limits.max_error_rate, rate,
+                    rate is not None and rate <= limits.max_error_rate,
                     f"{f['failed_requests']} failed requests and "
-                    f"{raw.get('counters', {}).get('disconnects', 0)} disconnects "
-                    f"in {f['requests']} requests")
+                    f"{counters.get('disconnects', 0)} disconnects in {f['requests']} requests"
+                    if f["requests"] else "no request was made: no rate to judge")
+        )  # fmt: skip
+    if not limits.any:
+        failed = f["failed_requests"]
+        out.append(
+            Verdict("failed requests (no thresholds: none allowed)", 0, failed, failed == 0,
+                    f"{failed} of {f['requests']} requests failed")
         )  # fmt: skip
     return out
 
 
-def read_history(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+# -- the page ---------------------------------------------------------------------------------
 
 
-def _num(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "", "N/A") else None
-    except ValueError:
-        return None
+def _samples(raw: dict[str, Any]) -> list[Sample]:
+    return [Sample(**row) for row in raw.get("history", [])]
 
 
-def series(history: list[dict[str, str]], name: str, column: str) -> list[tuple[float, float]]:
-    """(seconds since the first row, value) of one metric's column."""
-    if not history:
-        return []
-    t0 = _num(history[0].get("Timestamp")) or 0.0
-    out = []
-    for row in history:
-        if row.get("Name") != name:
-            continue
-        t, value = _num(row.get("Timestamp")), _num(row.get(column))
-        if t is not None and value is not None:
-            out.append((t - t0, value))
-    return out
-
-
-COLOURS = ("#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd")
-
-
-def svg_chart(title: str, lines: dict[str, list[tuple[float, float]]], unit: str) -> str:
-    """A line chart as inline SVG; empty series are left out, no data says so."""
-    width, height, left, bottom, top, right = 640, 260, 60, 36, 28, 140
-    points = [p for values in lines.values() for p in values]
-    head = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-    head += f'role="img" aria-label="{html.escape(title)}">'
-    parts = [head, f'<text x="{left}" y="18" font-size="14">{html.escape(title)}</text>']
-    if not points:
-        parts.append(f'<text x="{left}" y="{height // 2}" font-size="12">no data</text></svg>')
-        return "".join(parts)
-    x_max = max(p[0] for p in points) or 1.0
-    y_max = max(p[1] for p in points) or 1.0
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def xy(x: float, y: float) -> str:
-        return f"{left + x / x_max * plot_w:.1f},{top + plot_h - y / y_max * plot_h:.1f}"
-
-    parts.append(
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>'
-    )
-    for i in range(5):
-        y = y_max * i / 4
-        py = top + plot_h - plot_h * i / 4
-        parts.append(
-            f'<text x="{left - 4}" y="{py + 4:.1f}" font-size="10" text-anchor="end">{y:.3g}</text>'
-        )
-    parts.append(
-        f'<text x="{left + plot_w}" y="{height - 8}" font-size="10" text-anchor="end">'
-        f"{x_max:.0f} s</text>"
-        f'<text x="{left}" y="{height - 8}" font-size="10">0 s ({html.escape(unit)})</text>'
-    )
-    for i, (label, values) in enumerate(lines.items()):
-        if not values:
-            continue
-        colour = COLOURS[i % len(COLOURS)]
-        path = " ".join(xy(x, y) for x, y in values)
-        parts.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{path}"/>'
-        )
-        ly = top + 14 * i + 10
-        parts.append(
-            f'<text x="{left + plot_w + 8}" y="{ly}" font-size="11" fill="{colour}">'
-            f"{html.escape(label)}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+def _line(samples: list[Sample], field: str) -> list[tuple[float, float]]:
+    return [(s.elapsed_s, v) for s in samples if (v := getattr(s, field)) is not None]
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
@@ -191,39 +183,84 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
     return "".join(out)
 
 
-def render_html(summary: dict[str, Any], history: list[dict[str, str]]) -> str:
-    raw = summary["run"]
-    verdicts = summary["verdicts"]
-    status = "PASS" if summary["passed"] else "FAIL"
-    latency = {
-        f"{label}": series(history, DELIVERY, col)
-        for label, col in (("p50", "50%"), ("p95", "95%"), ("p99", "99%"))
-    }
-    fanout = {"p99": series(history, FANOUT, "99%")}
-    throughput = {
-        "deliveries/s": series(history, DELIVERY, "Requests/s"),
-        "sends acked/s": series(history, "send_message ack", "Requests/s"),
-        "all requests/s": series(history, "Aggregated", "Requests/s"),
-    }
-    users = {"users": series(history, "Aggregated", "User Count")}
+def _when(ts: Any) -> str:
+    try:
+        return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _num(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}{unit}" if abs(value) < 1 else f"{value:.1f}".removesuffix(".0") + unit
+    return f"{value}{unit}"
+
+
+def render_html(summary: dict[str, Any]) -> str:
+    raw, f = summary["run"], summary["figures"]
     counters = raw.get("counters", {})
-    counter_rows = [[k, v] for k, v in counters.items() if k != "errors_by_code"]
-    counter_rows += [[f"error event {k}", v] for k, v in counters.get("errors_by_code", {}).items()]
+    status = {0: "PASS", 1: "FAIL", 2: "NO RUN"}[summary["status"]]
+    samples = _samples(raw)
+    latency = charts.svg(
+        "Delivery latency (percentiles of the last 10 s)",
+        {
+            "delivery p50": _line(samples, "delivery_p50_ms"),
+            "delivery p95": _line(samples, "delivery_p95_ms"),
+            "delivery p99": _line(samples, "delivery_p99_ms"),
+            "fan-out p99": _line(samples, "fanout_p99_ms"),
+        },
+        "latency (ms)",
+    )
+    throughput = charts.svg(
+        "Throughput",
+        {
+            "deliveries/s": _line(samples, "deliveries_per_s"),
+            "sends/s": _line(samples, "sends_per_s"),
+        },
+        "per second",
+    )
+    users = charts.svg("Users", {"users": _line(samples, "users")}, "users")
+    duration = float(raw.get("ended_at", 0) or 0) - float(raw.get("started_at", 0) or 0)
+    params = raw.get("parameters", {})
+    param_text = "; ".join(
+        f"{cls}: " + ", ".join(f"{k} {v}" for k, v in p.items()) for cls, p in params.items()
+    )
+    settings = ", ".join(f"{k} {v}" for k, v in raw.get("settings", {}).items())
+    headline = [
+        ["users (peak)", raw.get("users")],
+        ["connected", f["connected"]],
+        ["delivery p50 / p95 / p99", f"{_num(f['delivery_p50_ms'])} / "
+         f"{_num(f['delivery_p95_ms'])} / {_num(f['delivery_p99_ms'])} ms"],
+        ["fan-out p99", _num(f["fanout_p99_ms"], " ms")],
+        ["deliveries", f["deliveries"]],
+        ["lost / duplicated / out of order", f"{counters.get('lost', 0)} / "
+         f"{counters.get('duplicated', 0)} / {counters.get('reordered', 0)}"],
+        ["loss rate", _num(f["loss_rate"])],
+        ["error rate", _num(f["error_rate"])],
+    ]  # fmt: skip
+    counter_table = [
+        [r["name"], r["value"], r["meaning"]]
+        for r in counter_rows(Counters.total([counters]), None)
+    ]
     entry_rows = [
-        [e["name"], e["requests"], e["failures"], e["median_ms"], e["p95_ms"], e["p99_ms"],
-         round(e["max_ms"] or 0, 1)]
+        [e["name"], e["requests"], e["failures"], *(_num(e[k]) for k in ("median_ms", "p95_ms",
+         "p99_ms", "max_ms"))]
         for e in raw.get("entries", [])
     ]  # fmt: skip
     error_rows = [[e["name"], e["error"], e["occurrences"]] for e in raw.get("errors", [])]
     verdict_rows = [
-        [v["name"], v["limit"], v["value"], "pass" if v["passed"] else "FAIL", v["detail"]]
-        for v in verdicts
+        [v["name"], v["limit"], _num(v["value"]), "pass" if v["passed"] else "FAIL", v["detail"]]
+        for v in summary["verdicts"]
     ]
     style = (
-        "body{font-family:sans-serif;margin:2em;max-width:60em}"
+        "body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-        "padding:3px 8px;text-align:left}.PASS{color:#2a7d2a}.FAIL{color:#b00}"
+        "padding:3px 8px;text-align:left}.PASS{color:#2a7d2a}.FAIL,.NO.RUN{color:#b00}"
+        "svg{max-width:100%;height:auto}"
     )
+    cause = summary.get("cause")
     return "".join(
         [
             "<!doctype html><html><head><meta charset='utf-8'>",
@@ -231,21 +268,26 @@ def render_html(summary: dict[str, Any], history: list[dict[str, str]]) -> str:
             f"<style>{style}</style></head><body>",
             f"<h1>Load run: {html.escape(raw.get('scenario', ''))} "
             f"<span class='{status}'>{status}</span></h1>",
-            f"<p>Target {html.escape(str(raw.get('host')))}, {raw.get('users')} users. "
-            "Delivery is the time from a send to each member's <code>new_message</code>; "
+            f"<p><b>When</b> {_when(raw.get('started_at'))}, for {duration:.0f} s. "
+            f"<b>Against</b> {html.escape(str(raw.get('host')))}"
+            + (f" from {raw['workers']} workers" if raw.get("workers") else "")
+            + f". <b>Scenario</b> {html.escape(raw.get('scenario', ''))} "
+            f"({html.escape(param_text)}). <b>Settings</b> {html.escape(settings)}.</p>",
+            f"<p class='FAIL'><b>The run measured nothing:</b> {html.escape(cause)}</p>"
+            if cause
+            else "",
+            "<h2>Headline</h2>",
+            _table(headline, ["figure", "value"]),
+            "<p>Delivery is the time from a send to each member's <code>new_message</code>; "
             "fan-out, to the last member's.</p>",
-            "<h2>Thresholds</h2>",
-            _table(verdict_rows, ["threshold", "limit", "value", "verdict", "detail"])
-            if verdict_rows
-            else "<p>No thresholds were set.</p>",
-            "<h2>Delivery latency over time</h2>",
-            svg_chart("delivery latency percentiles", latency, "ms"),
-            svg_chart("fan-out completion p99", fanout, "ms"),
-            "<h2>Throughput</h2>",
-            svg_chart("throughput", throughput, "per second"),
-            svg_chart("users", users, "users"),
-            "<h2>Counters</h2>",
-            _table(counter_rows, ["counter", "value"]),
+            "<h2>Verdicts</h2>",
+            _table(verdict_rows, ["check", "limit", "value", "verdict", "detail"]),
+            "<h2>Over time</h2>",
+            latency,
+            throughput,
+            users,
+            "<h2>Delivery counters</h2>",
+            _table(counter_table, ["figure", "value", "what it counts"]),
             "<h2>Statistics</h2>",
             _table(
                 entry_rows, ["metric", "count", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"]
@@ -254,24 +296,33 @@ def render_html(summary: dict[str, Any], history: list[dict[str, str]]) -> str:
             _table(error_rows, ["metric", "failure", "occurrences"])
             if error_rows
             else "<p>None.</p>",
-            "<p>Locust's own report: <a href='locust.html'>locust.html</a>; "
-            "CSV: <code>locust_stats.csv</code>, <code>locust_stats_history.csv</code>.</p>",
+            "<p>Locust's own report: <a href='locust.html'>locust.html</a>; CSV: "
+            "<code>locust_stats.csv</code>, <code>locust_stats_history.csv</code>, "
+            "<code>taskchat_delivery.csv</code>, <code>taskchat_delivery_history.csv</code>.</p>",
             "</body></html>",
         ]
     )
 
 
 def write(report_dir: Path, raw: dict[str, Any], limits: Thresholds) -> dict[str, Any]:
-    """Judge, then write ``summary.json`` and ``report.html``; returns the summary."""
+    """Judge, then write ``summary.json``, the delivery CSVs and ``report.html``."""
+    cause = no_run_cause(raw)
     verdicts = judge(raw, limits)
+    passed = cause is None and all(v.passed for v in verdicts)
     summary = {
-        "passed": all(v.passed for v in verdicts),
+        "status": 2 if cause else 0 if passed else 1,
+        "passed": passed,
+        "cause": cause,
         "verdicts": [v.__dict__ for v in verdicts],
         "figures": figures(raw),
         "counters": raw.get("counters", {}),
         "run": raw,
     }
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    history = read_history(report_dir / "locust_stats_history.csv")
-    (report_dir / "report.html").write_text(render_html(summary, history), encoding="utf-8")
+    rows = counter_rows(Counters.total([raw.get("counters", {})]), None)
+    (report_dir / "taskchat_delivery.csv").write_text(to_csv(rows, ["name", "value", "meaning"]))
+    (report_dir / "taskchat_delivery_history.csv").write_text(
+        to_csv(raw.get("history", []), list(Sample.__dataclass_fields__))
+    )
+    (report_dir / "report.html").write_text(render_html(summary), encoding="utf-8")
     return summary

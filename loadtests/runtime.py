@@ -23,7 +23,9 @@ from weakref import WeakKeyDictionary
 import gevent
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from taskchat.loadtests import webui
 from taskchat.loadtests.delivery import REQUEST_TYPE, Counters, DeliveryTracker
+from taskchat.loadtests.live import History, sample
 from taskchat.loadtests.provision import Provisioner
 
 from taskchat.client.config import load_target
@@ -37,34 +39,50 @@ RUN_ID = os.environ.get("TASKCHAT_RUN_ID") or uuid.uuid4().hex[:8]
 
 @dataclass
 class Settings:
-    """What the start form (or the command line) sets; 0 means "the scenario's default"."""
+    """What the start form (or the command line) sets for the run; 0 means "each scenario's
+    own default" (the scenarios' parameters are class attributes, see ``scenarios.base``)."""
 
-    scenario: str = "task_chat"
     users_per_room: int = 0
     rooms: int = 0
-    message_rate: float = 0.0  # messages per minute per sending user
+    message_rate: float = 0.0  # turns per minute per user
     grace: float = 3.0
-    storm_every: float = 15.0
+    storm_every: float = 0.0
     config: str = ""
     jwt_secret: str = ""
     summary_file: str = ""
+    status_every: float = 0.0
 
     @classmethod
     def of(cls, environment: Environment) -> Settings:
         opts = environment.parsed_options
+        # an empty secret field in the form means "the secret this process started with"
+        secret = (
+            (getattr(opts, "jwt_secret", "") if opts is not None else "")
+            or _STARTUP_SECRETS.get(environment, "")
+            or os.environ.get("TASKCHAT_JWT_SECRET", "")
+        )
         if opts is None:
-            return cls()
+            return cls(jwt_secret=secret)
         return cls(
-            scenario=getattr(opts, "scenario", "task_chat") or "task_chat",
             users_per_room=int(getattr(opts, "users_per_room", 0) or 0),
             rooms=int(getattr(opts, "rooms", 0) or 0),
             message_rate=float(getattr(opts, "message_rate", 0) or 0),
             grace=float(getattr(opts, "grace", 3.0) or 3.0),
-            storm_every=float(getattr(opts, "storm_every", 15.0) or 15.0),
+            storm_every=float(getattr(opts, "storm_every", 0) or 0),
             config=getattr(opts, "taskchat_config", "") or "",
-            jwt_secret=getattr(opts, "jwt_secret", "") or "",
+            jwt_secret=secret,
             summary_file=getattr(opts, "summary_file", "") or "",
+            status_every=float(getattr(opts, "status_every", 0) or 0),
         )
+
+    def shown(self) -> dict[str, Any]:
+        """The settings as a report may show them: never the secret."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("jwt_secret", "summary_file")}
+        out["jwt_secret"] = "(set)" if self.jwt_secret else "(none)"
+        return out
+
+
+_STARTUP_SECRETS: WeakKeyDictionary[Environment, str] = WeakKeyDictionary()
 
 
 class _State:
@@ -75,10 +93,13 @@ class _State:
         )
         self.provisioner: Provisioner | None = None
         self.worker_counters: dict[str, dict[str, Any]] = {}
+        self.worker_count = 0
         self.drained = False
         self.started_at = time.time()
         self.peak_users = 0
         self.sweeper: gevent.Greenlet | None = None
+        self.history = History()
+        self.sampler: gevent.Greenlet | None = None
 
 
 _STATES: WeakKeyDictionary[Environment, _State] = WeakKeyDictionary()
@@ -143,6 +164,13 @@ def provisioner(environment: Environment) -> Provisioner:
     return state.provisioner
 
 
+def setup_failed(environment: Environment, what: str, exc: BaseException) -> None:
+    """A user could not be set up (its rooms, its identity): counted, and said why."""
+    environment.stats.log_error("setup", what, str(exc))
+    tracker(environment).count("setup_failures")
+    log.error("cannot set up the load run (%s): %s", what, exc)
+
+
 # -- the end of a run -------------------------------------------------------------------------
 
 
@@ -195,6 +223,23 @@ def _sweep_loop(environment: Environment) -> None:
             t.sweep()
 
 
+def _sample_loop(environment: Environment) -> None:
+    """Every 2 s a sample for the Delivery tab; every ``status_every`` s a status line."""
+    state = _state(environment)
+    every = Settings.of(environment).status_every
+    headless = environment.web_ui is None
+    last_line = time.monotonic()
+    while True:
+        gevent.sleep(2.0)
+        last = state.history.samples[-1] if state.history.samples else None
+        state.history.add(sample(environment, totals(environment), state.started_at, last))
+        if isinstance(environment.runner, MasterRunner):
+            state.worker_count = max(state.worker_count, environment.runner.worker_count)
+        if headless and every and time.monotonic() - last_line >= every - 0.5:
+            last_line = time.monotonic()
+            print(state.history.samples[-1].status_line(), flush=True)
+
+
 def summary(environment: Environment) -> dict[str, Any]:
     """What the master (or the single process) knows at the end: counters and statistics."""
     stats = environment.stats
@@ -221,8 +266,22 @@ def summary(environment: Environment) -> dict[str, Any]:
     counters = totals(environment).to_dict()
     counters.pop("final", None)
     settings = Settings.of(environment)
+    classes = environment.user_classes or []
     return {
-        "scenario": settings.scenario,
+        "scenario": ", ".join(c.__name__ for c in classes),
+        # what each scenario ran with: the command line's override, else the class's value
+        "parameters": {
+            c.__name__: {
+                p: getattr(settings, p, 0) or getattr(c, p) for p in getattr(c, "parameters", ())
+            }
+            for c in classes
+        },
+        "workers": _state(environment).worker_count,
+        # each worker's own final counters (a master's totals are their sum)
+        "worker_counters": {
+            node: {k: v for k, v in c.items() if k != "final"}
+            for node, c in _state(environment).worker_counters.items()
+        },
         "host": environment.host,
         "started_at": _state(environment).started_at,
         "ended_at": time.time(),
@@ -230,7 +289,8 @@ def summary(environment: Environment) -> dict[str, Any]:
         "counters": counters,
         "entries": entries,
         "errors": errors,
-        "settings": {k: v for k, v in settings.__dict__.items() if k != "jwt_secret"},
+        "settings": settings.shown(),
+        "history": _state(environment).history.rows(),
     }
 
 
@@ -241,6 +301,8 @@ def install(environment: Environment) -> None:
     """Connect the run's state to Locust's events; called from the locustfile's init hook."""
     events = environment.events
     runner = environment.runner
+    if environment.parsed_options is not None:
+        _STARTUP_SECRETS[environment] = getattr(environment.parsed_options, "jwt_secret", "") or ""
 
     if isinstance(runner, WorkerRunner):
 
@@ -279,6 +341,10 @@ def install(environment: Environment) -> None:
         state.tracker.counters = Counters()
         if not isinstance(environment.runner, MasterRunner) and state.sweeper is None:
             state.sweeper = gevent.spawn(_sweep_loop, environment)
+        if not isinstance(environment.runner, WorkerRunner):
+            state.history.clear()
+            if state.sampler is None:
+                state.sampler = gevent.spawn(_sample_loop, environment)
         opts = environment.parsed_options
         run_time = getattr(opts, "run_time", None) if opts is not None else None
         if run_time and not isinstance(environment.runner, WorkerRunner):
@@ -303,8 +369,11 @@ def install(environment: Environment) -> None:
         if path:
             Path(path).write_text(json.dumps(summary(environment), indent=2, default=str))
 
-    if environment.web_ui is not None:
+    def secrets() -> list[str]:
+        found = webui.process_secrets(environment)
+        state = _state(environment)
+        if state.provisioner is not None and state.provisioner.target.jwt_secret:
+            found.append(state.provisioner.target.jwt_secret)
+        return found
 
-        @environment.web_ui.app.route("/taskchat")
-        def _taskchat_counters() -> Any:
-            return totals(environment).to_dict()
+    webui.install(environment, lambda: totals(environment), _state(environment).history, secrets)

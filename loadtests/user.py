@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+from functools import partial
 from typing import Any
 
 from locust import User
@@ -63,7 +64,7 @@ class SocketIOUser(User):
         self.conn: Connection | None = None
         self.sock = 0  # the tracker's key of the current connection
         self.user_key = self.tracker.new_socket()  # stable across reconnects (sender identity)
-        self.rooms: set[str] = set()
+        self.joined_rooms: set[str] = set()
         self.user_id = ""
         # sends that got no answer, by clientMessageId, to retry after a reconnect
         self.outbox: dict[str, tuple[str, str]] = {}
@@ -105,8 +106,9 @@ class SocketIOUser(User):
             self.auth(),
             timeout=self.connect_timeout,
             keep_received=False,
-            on_event=lambda event, args, t: self._on_event(sock, event, args, t),
-            on_close=lambda reason: self._on_close(sock, reason),
+            # partials, not lambdas: a third of the memory, and this is per connected user
+            on_event=partial(self._on_event, sock),
+            on_close=partial(self._on_close, sock),
         )
         start = time.perf_counter()
         try:
@@ -150,7 +152,7 @@ class SocketIOUser(User):
             time.sleep(delay * random.uniform(0.5, 1.0))
             if self.connect():
                 self.tracker.count("reconnects")
-                for room in sorted(self.rooms):
+                for room in sorted(self.joined_rooms):
                     self.join(room)
                 return True
         self.tracker.count("reconnect_failures")
@@ -236,12 +238,12 @@ class SocketIOUser(User):
         self.tracker.signal_sent((Event.USER_JOINED, room, self.user_id), time.monotonic())
         if self.call(Event.JOIN_TASK, room) is None:
             return False
-        self.rooms.add(room)
+        self.joined_rooms.add(room)
         self.tracker.joined(room, self.sock)
         return True
 
     def leave(self, room: str) -> bool:
-        self.rooms.discard(room)
+        self.joined_rooms.discard(room)
         self.tracker.left(room, self.sock)
         self.tracker.signal_sent((Event.USER_LEFT, room, self.user_id), time.monotonic())
         return self.call(Event.LEAVE_TASK, room) is not None

@@ -11,5 +11,5 @@ class BigRoom(TaskChat):
 
     users_per_room = 100_000
     message_rate = 1.0
-    weights = {"write": 1.0}
     keystrokes_max = 3
+    tasks = [TaskChat.write]  # no edits or deletes: fan-out of new messages only

@@ -4,34 +4,40 @@ from __future__ import annotations
 
 import random
 
-from taskchat.loadtests.scenarios.base import Scenario
+from locust import between, task
+from taskchat.loadtests import runtime
+from taskchat.loadtests.scenarios.base import ChatUser
 
 
-class PresenceChurn(Scenario):
-    """Each person is a member of ``rooms`` task rooms (default 3) shared with a group of
+class PresenceChurn(ChatUser):
+    """Each person is a member of ``rooms`` task rooms shared with a group of
     ``users_per_room``; a turn switches to another room (leave, join), reconnects, or stays.
     Others measure how long until they see ``user_joined`` / ``user_left``."""
 
     users_per_room = 10
-    rooms_per_user = 3
-    weights: dict[str, float] = {"switch room": 0.6, "reconnect": 0.1, "stay": 0.3}
-    turn = (2.0, 5.0)  # seconds between turns
+    rooms = 3
+    parameters = ("users_per_room", "rooms")
+    wait_time = between(2.0, 5.0)
 
-    def start(self) -> None:
-        count = self.settings.rooms or self.rooms_per_user
-        group = self.room_index()
-        self.choices = [self.user.room(group * count + i) for i in range(count)]
+    def arrive(self) -> None:
+        count = int(runtime.Settings.of(self.environment).rooms or self.rooms)
+        group = self.number // max(1, self.users_per_room)
+        self.choices = [self.room(group * count + i) for i in range(count)]
         self.home = random.choice(self.choices)
-        self.user.connect() and self.user.join(self.home)
+        self.connect() and self.join(self.home)
 
-    def step(self) -> None:
-        self.pause(random.uniform(*self.turn))
-        if self.user.tracker.draining or not self.back_online():
-            return
-        action = random.choices(list(self.weights), weights=list(self.weights.values()))[0]
-        if action == "switch room" and len(self.choices) > 1:
-            self.user.leave(self.home)
+    @task(6)
+    def switch_room(self) -> None:
+        if self.ready() and len(self.choices) > 1:
+            self.leave(self.home)
             self.home = random.choice([r for r in self.choices if r != self.home])
-            self.user.join(self.home)
-        elif action == "reconnect":
-            self.user.reconnect()
+            self.join(self.home)
+
+    @task(1)
+    def reconnect_now(self) -> None:
+        if self.ready():
+            self.reconnect()
+
+    @task(3)
+    def stay(self) -> None:
+        self.ready()

@@ -11,41 +11,47 @@ import time
 import weakref
 
 import gevent
-from taskchat.loadtests.scenarios.base import Scenario
+from locust import task
+from taskchat.loadtests import runtime
+from taskchat.loadtests.delivery import DeliveryTracker
+from taskchat.loadtests.scenarios.base import ChatUser
 
 _STORMERS: weakref.WeakSet[ReconnectStorm] = weakref.WeakSet()
 _STORM: list[gevent.Greenlet] = []
 
 
-class ReconnectStorm(Scenario):
+class ReconnectStorm(ChatUser):
+    """Every ``storm_every`` seconds every connection of the process drops; each person comes
+    back on their next turn (jittered exponential backoff), rejoins, retries unacked sends."""
+
     users_per_room = 5
     message_rate = 12.0
+    storm_every = 15.0
+    parameters = ("users_per_room", "message_rate", "storm_every")
 
-    def start(self) -> None:
-        super().start()
+    def arrive(self) -> None:
+        super().arrive()
         _STORMERS.add(self)
         if not _STORM:
-            _STORM.append(gevent.spawn(_storms, self.settings.storm_every, self.user.tracker))
+            every = float(runtime.Settings.of(self.environment).storm_every or self.storm_every)
+            _STORM.append(gevent.spawn(_storms, every, self.tracker))
 
-    def step(self) -> None:
-        conn = self.user.conn
-        if conn is not None and conn.connected:
-            conn.closed.wait(self.gap())  # a dropped connection wakes its user at once
-        else:
-            self.pause(self.gap())
-        if self.user.tracker.draining or not self.back_online():
+    @task
+    def send(self) -> None:
+        if not self.ready():
             return
-        self.user.send_message(self.home, self.sentence())
-        if not self.user.connected:
-            self.back_online()  # dropped while sending: come back and retry with the same id
+        self.send_message(self.home, self.sentence())
+        if not self.connected:
+            self.ready()  # dropped while sending: come back and retry with the same id
 
 
-def _storms(every: float, tracker: object) -> None:
+def _storms(every: float, tracker: DeliveryTracker) -> None:
     """Drop every connection of this process at once, every ``every`` seconds (wall clock, so
     the processes of one run storm together)."""
-    while not getattr(tracker, "draining", False):
+    while not tracker.draining:
         time.sleep(every - time.time() % every)
-        if getattr(tracker, "draining", False):
-            return
-        for scenario in list(_STORMERS):
-            scenario.user.drop()
+        if tracker.draining:
+            break
+        for user in list(_STORMERS):
+            user.drop()
+    _STORM.clear()

@@ -1,4 +1,4 @@
-"""Many small rooms: one-to-one and three-person task chats, the common case."""
+"""Many small rooms: one-to-one task chats, the common case."""
 
 from __future__ import annotations
 

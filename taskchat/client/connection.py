@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -100,6 +101,45 @@ def websocket_url(url: str, path: str = "/socket.io/") -> str:
     if not path.endswith("/"):
         path += "/"
     return urlunsplit((scheme, parts.netloc, path, "EIO=4&transport=websocket", ""))
+
+
+_ADDRESS_TTL = 30.0  # seconds a resolved address is reused
+_ADDRESSES: dict[tuple[str, int], tuple[float, list[Any]]] = {}
+
+
+def _open_socket(ws_url: str, timeout: float) -> socket.socket | None:
+    """A connected TCP socket for a plain ``ws://`` URL, its address resolved once per process
+    and reused for ``_ADDRESS_TTL`` seconds; None for ``wss://`` (websocket-client wraps TLS).
+
+    Why not let websocket-client resolve: under gevent every getaddrinfo goes to gevent's thread
+    pool; thousands of users connecting at once start its threads and cost several KB per
+    user of memory, and a DNS query per connection measures the resolver, not the server.
+    """
+    parts = urlsplit(ws_url)
+    if parts.scheme != "ws" or parts.hostname is None:
+        return None
+    key = (parts.hostname, parts.port or 80)
+    now = time.monotonic()
+    cached = _ADDRESSES.get(key)
+    if cached is None or now - cached[0] > _ADDRESS_TTL:
+        try:
+            infos = socket.getaddrinfo(key[0], key[1], 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ConnectFailed(f"cannot resolve {key[0]}: {exc}") from exc
+        cached = _ADDRESSES[key] = (now, infos)
+    error: OSError | None = None
+    for family, kind, proto, _, address in cached[1]:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise ConnectFailed(f"cannot open {ws_url}: {error}")
 
 
 class _TransportClosed(Exception):
@@ -181,6 +221,23 @@ class _FrameParser:
 def _gevent_patched() -> bool:
     monkey = sys.modules.get("gevent.monkey")
     return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
+def _in_gevent_loop() -> bool:
+    """True inside gevent's event loop (a watcher's callback), where nothing may block."""
+    if not _gevent_patched():
+        return False
+    import gevent
+    import greenlet
+
+    return greenlet.getcurrent() is gevent.get_hub()
+
+
+def _run_callback(callback: AckCallback, ack_id: int, data: Any) -> None:
+    try:
+        callback(data)
+    except Exception:
+        log.exception("ack callback %d failed", ack_id)
 
 
 def _current() -> object:
@@ -340,8 +397,10 @@ class Connection:
         ws = websocket.WebSocket(
             skip_utf8_validation=True, enable_multithread=True, fire_cont_frame=False
         )
+        url = websocket_url(self.url, self.path)
         try:
-            ws.connect(websocket_url(self.url, self.path), timeout=self.timeout)
+            sock = _open_socket(url, self.timeout)
+            ws.connect(url, timeout=self.timeout, socket=sock)
         except ConnectFailed:
             raise
         except (OSError, websocket.WebSocketException) as exc:
@@ -680,47 +739,80 @@ class Connection:
         elif sio_type in (wire.SIO_ACK, wire.SIO_BINARY_ACK):
             ack_id = packet.ack_id
             assert ack_id is not None
-            with self._cond:
-                if self.keep_received:
-                    self.ack_counts[ack_id] = self.ack_counts.get(ack_id, 0) + 1
-                target = self._pending.pop(ack_id, None)
-                if target is None:
-                    self.unexpected_acks += 1
-                    return
-                if isinstance(target, _PendingCall):
-                    target.args = data
-                    target.done = True
-                    self._cond.notify_all()
-                    return
+            self._holding_lock(self._ack_arrived, ack_id, data)
+
+    def _ack_arrived(self, ack_id: int, data: Any) -> Callable[[], None] | None:
+        """(under ``_cond``) Hand the ack to its waiter; a callback is returned, to be run
+        once the lock is released."""
+        if self.keep_received:
+            self.ack_counts[ack_id] = self.ack_counts.get(ack_id, 0) + 1
+        target = self._pending.pop(ack_id, None)
+        if target is None:
+            self.unexpected_acks += 1
+            return None
+        if isinstance(target, _PendingCall):
+            target.args = data
+            target.done = True
+            self._cond.notify_all()
+            return None
+        return partial(_run_callback, target, ack_id, data)
+
+    def _holding_lock(self, locked: Callable[..., Callable[[], None] | None], *args: Any) -> None:
+        """Run ``locked(*args)`` holding ``_cond``, then what it returns without the lock.
+
+        Under gevent the reader runs inside the event loop, which must never block: gevent's
+        lock can be briefly unavailable (it is handed to a waking greenlet in turn), and then
+        the work moves to a greenlet of its own instead of waiting in the loop.
+        """
+        if self._cond.acquire(False):
             try:
-                target(data)
-            except Exception:
-                log.exception("ack callback %d failed", ack_id)
+                after = locked(*args)
+            finally:
+                self._cond.release()
+        elif _in_gevent_loop():
+            import gevent
+
+            gevent.spawn_raw(self._holding_lock, locked, *args)
+            return
+        else:
+            with self._cond:
+                after = locked(*args)
+        if after is not None:
+            after()
 
     def _log_event(self, event: str, args: list[Any], now: float) -> None:
-        with self._cond:
-            if self.keep_received:
-                self.received.append(Received(event, args, now))
-            if self._waiters:
-                for waiter in self._waiters:
-                    if waiter[0] == event and (waiter[1] is None or waiter[1](args)):
-                        waiter[2] = args
-                        self._waiters.remove(waiter)
-                        if self.keep_received:
-                            self._taken.add(len(self.received) - 1)
-                        self._cond.notify_all()
-                        break
+        self._holding_lock(self._event_arrived, event, args, now)
+
+    def _event_arrived(self, event: str, args: list[Any], now: float) -> None:
+        """(under ``_cond``) Log the event and wake the first matching ``wait_for``."""
+        if self.keep_received:
+            self.received.append(Received(event, args, now))
+        if self._waiters:
+            for waiter in self._waiters:
+                if waiter[0] == event and (waiter[1] is None or waiter[1](args)):
+                    waiter[2] = args
+                    self._waiters.remove(waiter)
+                    if self.keep_received:
+                        self._taken.add(len(self.received) - 1)
+                    self._cond.notify_all()
+                    break
 
     # -- closing ----------------------------------------------------------------------------
 
     def _abort(self, reason: str) -> None:
         """Mark closed (first reason wins), drop the socket, wake every waiter."""
-        with self._cond:
-            first = self.close_reason is None
-            if first:
-                self.close_reason = reason
-            self.closed.set()
-            self._cond.notify_all()
+        self._holding_lock(self._mark_closed, reason)
+
+    def _mark_closed(self, reason: str) -> Callable[[], None] | None:
+        """(under ``_cond``) The first close reason wins; the rest of the close runs after."""
+        first = self.close_reason is None
+        if first:
+            self.close_reason = reason
+        self.closed.set()
+        self._cond.notify_all()
+        return partial(self._closed_after, reason, first)
+
+    def _closed_after(self, reason: str, first: bool) -> None:
         if first and self.on_close is not None and self.sid is not None:
             try:
                 self.on_close(reason)

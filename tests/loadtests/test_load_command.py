@@ -14,30 +14,39 @@ from taskchat.cli import main
 from taskchat.client.tokens import mint_token
 
 SECRET = "load-test-secret-of-at-least-32-bytes"
-QUICK = ["--users", "6", "--spawn-rate", "6", "--run-time", "6s", "--grace", "1.5",
+QUICK = ["--users", "6", "--spawn-rate", "6", "--run-time", "8s", "--grace", "1.5",
          "--message-rate", "60"]  # fmt: skip
 
 
-def _report(root: Path) -> tuple[dict, Path]:
-    (run_dir,) = list(root.glob("load-*"))
+def _report(run_dir: Path) -> tuple[dict, Path]:
     return json.loads((run_dir / "summary.json").read_text()), run_dir
 
 
-def test_a_healthy_run_on_two_processes_passes_and_writes_the_report(tmp_path: Path) -> None:
+def test_a_healthy_run_on_two_processes_passes_and_writes_the_report(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     with running_chat_server(SECRET) as server:
         code = main(["load", "--url", server.url, "--jwt-secret", SECRET, *QUICK,
                      "--processes", "2", "--max-loss", "0", "--max-error-rate", "0.01",
-                     "--max-p99-delivery-ms", "5000", "--report-dir", str(tmp_path)])  # fmt: skip
-    summary, run_dir = _report(tmp_path)
+                     "--max-p99-delivery-ms", "5000", "--status-every", "2",
+                     "--report-dir", str(tmp_path)])  # fmt: skip
+    summary, run_dir = _report(tmp_path)  # written into the folder given, not below it
     assert code == 0, summary["verdicts"]
     counters = summary["counters"]
     assert counters["delivered"] > 0  # summed from both worker processes
     assert (counters["lost"], counters["duplicated"], counters["reordered"]) == (0, 0, 0)
     assert summary["figures"]["delivery_p99_ms"] is not None
     page = (run_dir / "report.html").read_text()
-    assert "<svg" in page and "<polyline" in page and "<script" not in page
-    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.html"):
+    # matplotlib's charts, inline: axes labelled with units, a legend; no script
+    assert page.count("<svg") >= 3 and "latency (ms)" in page and "delivery p99" in page
+    assert "<script" not in page and server.url in page and "TaskChat" in page
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.html",
+                 "taskchat_delivery.csv", "taskchat_delivery_history.csv"):  # fmt: skip
         assert (run_dir / name).exists()
+    assert "lost" in (run_dir / "taskchat_delivery.csv").read_text()
+    # headless progress: a status line every few seconds, as headless Locust prints
+    status = [line for line in capfd.readouterr().out.splitlines() if "deliveries/s" in line]
+    assert len(status) >= 2 and "lost" in status[-1]
 
 
 def test_losses_and_a_tight_latency_threshold_fail_the_run(tmp_path: Path) -> None:
