@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -55,3 +56,19 @@ def test_the_files_the_commands_read_are_in_it(wheel_names: set[str]) -> None:
     in_wheel = {n.removeprefix("taskchat/schemas/") for n in wheel_names
                 if n.startswith("taskchat/schemas/") and n.endswith(".json")}
     assert in_repo == in_wheel
+
+
+def test_every_module_of_every_mapped_folder_is_in_it(wheel_names: set[str]) -> None:
+    """A package added to a folder but not to pyproject's list imports in the checkout (the
+    editable install maps whole folders) and fails only once installed from the wheel."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    missing = []
+    for package, folder in config["package-dir"].items():
+        for module in (ROOT / folder).rglob("*.py"):
+            rel = module.relative_to(ROOT / folder).as_posix()
+            if "node_modules" in rel or "__pycache__" in rel:
+                continue
+            name = f"{package.replace('.', '/')}/{rel}"
+            if name not in wheel_names:
+                missing.append(name)
+    assert missing == [], f"not in the wheel (list the package in pyproject.toml): {missing}"
