@@ -151,3 +151,38 @@ def test_history_expects_newest_first_with_tombstones() -> None:
     assert [r for r, _ in m.history_complaints("T0", wrong)] == ["STORE-2"]
     kept = {**page, "messages": [messages[0], {"id": "m0", "message": "t0"}]}
     assert [r for r, _ in m.history_complaints("T0", kept)] == ["STORE-3"]
+
+
+def test_an_unseen_disconnect_may_not_be_processed_when_the_next_join_arrives() -> None:
+    """Nothing orders one connection's close before another connection's join: a user whose
+    last socket closed with nobody in the room may still be listed by the next join (found by
+    the phase against the reference server); listed, the joiner must then get user_left."""
+    ana = {"userId": "u-ana", "userName": "Ana Owner"}
+    ben = {"userId": "u-ben", "userName": "Ben Member"}
+    for listed, late in (([ana], []), ([ben, ana], [("ana#1", Event.USER_LEFT)])):
+        m = _model()
+        _do(m.predict_join("ben#1", "T0"), {"ok": True})
+        _do(m.predict_disconnect("ben#1"))  # nobody in the room sees it
+        join = m.predict_join("ana#1", "T0")[0]
+        assert join.ack_check is not None
+        assert join.ack_check({"ok": True, "taskId": "T0", "onlineUsers": listed}) == []
+        assert _events(join) == late
+        _do([join], {"ok": True})
+        # the join showed the room as the server has it: from now on a ghost is a ghost
+        again = m.predict_join("ben#2", "T0")[0]
+        assert again.ack_check is not None
+        ghost = {"ok": True, "taskId": "T0", "onlineUsers": [ana, ben, {"userId": "u-vi"}]}
+        assert "STATE-2" in [r for r, _ in again.ack_check(ghost)]
+
+
+def test_a_ghost_after_a_disconnect_someone_saw_is_still_a_divergence() -> None:
+    m = _model()
+    _do(m.predict_join("ana#1", "T0"), {"ok": True})
+    _do(m.predict_join("ben#1", "T0"), {"ok": True})
+    _do(m.predict_disconnect("ben#1"))  # ana saw user_left: the server processed it
+    join = m.predict_join("vi#1", "T0")[0]
+    assert join.ack_check is not None
+    listed = [{"userId": u, "userName": n} for u, n in
+              (("u-ana", "Ana Owner"), ("u-ben", "Ben Member"), ("u-vi", "Vi"))]
+    assert [r for r, _ in join.ack_check({"ok": True, "taskId": "T0", "onlineUsers": listed})] \
+        == ["STATE-2"]
