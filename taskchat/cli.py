@@ -8,9 +8,13 @@ monkey-patches the process and the server runs on trio.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from taskchat.about import describe
 
@@ -54,11 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C: by default it ends the process on the spot, and the
+    embedded server and the Locust process that ``check``, ``load`` and ``ci`` started would
+    live on. As an exception it runs their context managers (``subprocess.run`` kills its
+    child too). ``serve`` handles SIGTERM itself, inside trio, which replaces this handler
+    while it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        with _exit_on_sigterm():
+            code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
     return code

@@ -4,6 +4,7 @@ Delivery tab's data filled during the run, its CSVs and chart, and no secret in 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -109,3 +110,58 @@ def test_plain_locust_on_the_packaged_locustfile_listens_on_loopback_by_default(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["127.0.0.1", "0.0.0.0"], out.stdout
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in os.listdir(f"/proc/{p}/task") if os.path.isdir(f"/proc/{p}/task") else []:
+            try:
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = {int(c) for c in f.read().split()}
+            except OSError:
+                continue
+            todo += list(kids - found)
+            found |= kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads children from /proc")
+def test_sigterm_to_load_ui_ends_the_embedded_server_and_locust_too() -> None:
+    """Found by the wheel smoke: a SIGTERM to `taskchat load --ui` (what a supervisor or a CI
+    script sends) ended it but left its embedded server and its Locust process running."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskchat", "load", "--ui", "--web-port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, "no web UI"
+                time.sleep(0.3)
+        children = _descendants(proc.pid)
+        assert len(children) >= 2  # the embedded server and Locust
+        proc.send_signal(signal.SIGTERM)  # to the command only, not its process group
+        proc.wait(15)
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [c for c in children if _alive(c)] == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
