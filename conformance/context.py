@@ -218,6 +218,8 @@ class Ctx:
         self.raw_frames: list[dict[str, Any]] = []
         self.closers: list[Callable[[], None]] = []
         self.notes: list[str] = []
+        # options a rerun of this check needs besides its seed (replay.replay_command's extra)
+        self.replay_args: list[str] = []
         # expectations evaluated and answers seen: a check that ends with none did not check
         # anything, and is a skip, never a pass (D27)
         self.observations = 0

@@ -42,8 +42,10 @@ class CheckResult:
     frames: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     observations: int = 0
-    # the command that reruns just this check's requirement against the same target
+    # the command that reruns just this check's requirement against the same target, and what
+    # the check asked that command to add (Ctx.replay_args)
     replay: str | None = None
+    replay_args: list[str] = field(default_factory=list)
 
 
 @dataclass

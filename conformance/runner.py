@@ -174,7 +174,8 @@ def run_one(check: Check, target: Target, control: ControlAdapter | NoControl) -
     return _result(check, status, duration=round(time.monotonic() - start, 3),
                    findings=ctx.findings, skip_reason=skip_reason, unreached=unreached,
                    stopped_at=stopped_at if unreached else None, frames=frames,
-                   notes=ctx.notes, observations=ctx.observations)
+                   notes=ctx.notes, observations=ctx.observations,
+                   replay_args=ctx.replay_args)
 
 
 def run_guarded(check: Check, target: Target, control: ControlAdapter | NoControl) -> CheckResult:

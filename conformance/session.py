@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shlex
 import sys
 import tempfile
 import warnings
@@ -19,6 +18,7 @@ from typing import TextIO
 
 from jwt.warnings import InsecureKeyLengthWarning
 from taskchat.conformance.registry import all_checks, select
+from taskchat.conformance.replay import SECRET_ENV, replay_command
 from taskchat.conformance.report_files import default_dir, write_all
 from taskchat.conformance.results import CheckResult, RunResult
 from taskchat.conformance.runner import RunError, run_checks
@@ -27,33 +27,17 @@ from taskchat.schemas import REQUIREMENTS, areas
 
 from taskchat.client.config import ConfigError, Target, load_target
 
-SECRET_ENV = "TASKCHAT_JWT_SECRET"
-
 
 class CannotRun(RuntimeError):
     """Bad configuration, unreachable server, a selection that matches nothing."""
-
-
-def replay_command(url: str | None, config: Path | None, secret: bool, requirement: str,
-                   seed: int) -> str:
-    """The command line that reruns one requirement's checks with the same seed against the
-    same target; a secret is never printed, the command reads it from the environment."""
-    parts = ["taskchat", "check"]
-    if url is not None:
-        parts += ["--url", shlex.quote(url)]
-    if config is not None:
-        parts += ["--config", shlex.quote(str(config))]
-    if secret and (url is not None or config is not None):
-        parts += ["--jwt-secret", f'"${SECRET_ENV}"']
-    parts += ["--requirement", requirement, "--seed", str(seed)]
-    return " ".join(parts)
 
 
 def _replayer(url: str | None, config: Path | None, secret: bool,
               seed: int) -> Callable[[CheckResult], str]:
     def replay(result: CheckResult) -> str:
         named = [f.requirement for f in result.findings if f.requirement in result.requirements]
-        return replay_command(url, config, secret, (named or result.requirements)[0], seed)
+        return replay_command(url, config, secret, (named or result.requirements)[0], seed,
+                              result.replay_args)
     return replay
 
 

@@ -6,7 +6,6 @@ its steps, its frames and the command line that replays it.
 from __future__ import annotations
 
 import contextlib
-import shlex
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.stateful import run_state_machine_as_test
 from taskchat.conformance.context import Ctx
+from taskchat.conformance.replay import replay_command
 from taskchat.conformance.stateful.machine import SessionMachine, machine_for
 from taskchat.conformance.stateful.session import Divergence, Session
 
@@ -52,6 +52,8 @@ class StatefulPhase:
         self.ctx = ctx
         self.opts = ctx.target.stateful
         self.seed = run_seed
+        ctx.replay_args = ["--stateful-examples", str(self.opts.examples),
+                           "--stateful-steps", str(self.opts.steps), "--stateful-budget", "600"]
         self.started_at = time.monotonic()
         self.sessions = 0
         self.last: SessionMachine | None = None
@@ -215,14 +217,12 @@ class StatefulPhase:
         self._report(best.error or found, best, note=note)
 
     def replay_command(self) -> str:
+        """This phase alone, with the same seed and every session it may play (not cut short
+        by the time budget); the runner's rerun line for the check carries the same options."""
         t = self.ctx.target
-        cmd = ["taskchat", "check"]
-        if not t.restart_hook:  # the embedded server is started again by the command itself
-            cmd += ["--url", t.url, "--jwt-secret", "<secret>"]
-        cmd += ["--only", "STATE", "--seed", str(self.seed),
-                "--stateful-examples", str(self.opts.examples),
-                "--stateful-steps", str(self.opts.steps), "--stateful-budget", "600"]
-        return shlex.join(cmd)
+        # the embedded server (restart_hook set) is started again by the command itself
+        return replay_command(None if t.restart_hook else t.url, None, t.can_mint, "STATE-1",
+                              self.seed, self.ctx.replay_args)
 
     def _report(self, found: Divergence, machine: SessionMachine | None, *,
                 steps: list[str] | None = None, note: str = "") -> None:

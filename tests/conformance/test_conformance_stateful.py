@@ -58,6 +58,12 @@ def test_stateful_phase_catches_a_fault_between_users(fault: str, tmp_path: Path
     assert f"--seed {SEED}" in finding.observed and "replay: taskchat check" in finding.observed
     check = next(c for c in run.checks if c.area == "STATE")  # type: ignore[attr-defined]
     assert check.frames, "the frames of the shrunk session are in the report"
+    # the phase's replay line and the runner's rerun line (which adds --config) replay the same
+    # sessions, not cut by the time budget, and name the secret only by reference
+    replay = finding.observed.rsplit("replay: ", 1)[1].strip()
+    for line in (replay, check.replay):
+        assert f"--seed {SEED} --stateful-examples 250 --stateful-steps" in line, line
+        assert '--jwt-secret "$TASKCHAT_JWT_SECRET"' in line and "<secret>" not in line, line
 
 
 def test_typing_expiry_inside_the_tolerances_raises_no_alarm(tmp_path: Path) -> None:
